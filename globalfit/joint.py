@@ -1,0 +1,169 @@
+"""The joint posterior: prior, model, and the sum of the selected likelihood modules.
+
+    ln p(theta | data) = ln pi(theta) + sum_k ln L_k(obs(theta), nu_k) + const
+
+Everything is vectorised over parameter points ``theta`` of shape ``(n_points, n_params)``.
+The prior is checked first; only points with a finite prior reach the model; points the
+model flags invalid get ``-inf`` with a counted reason. Each module's value is kept
+(:class:`Evaluation.terms`) so a test can check that the joint is their sum. Likelihood
+nuisance parameters are sampled with the other parameters, named ``"<likelihood>.<nuisance>"``.
+
+This module imports the model and likelihood *interfaces* only (never a concrete model or
+experiment): the config builds the objects and hands them in.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from likelihoods.base import Likelihood, Nuisance
+from .model.base import Model
+from .priors import Prior, PriorSet
+
+
+def nuisance_prior(label: str, nuisance: Nuisance) -> Prior:
+    """The :class:`Prior` a sampler uses for ``nuisance`` of likelihood ``label``."""
+    name = f"{label}.{nuisance.name}"
+    if nuisance.prior == "gaussian":
+        return Prior(name, "gaussian", low=nuisance.low, high=nuisance.high,
+                     mean=nuisance.center, sd=nuisance.width, latex=name)
+    if nuisance.prior == "uniform":
+        return Prior(name, "uniform", low=nuisance.low, high=nuisance.high, latex=name)
+    raise ValueError(f"{name}: unknown nuisance prior {nuisance.prior!r}")
+
+
+@dataclass
+class Evaluation:
+    """Everything computed at ``n_points`` points (all arrays have shape ``(n_points,)``)."""
+    log_prior: np.ndarray
+    log_like: np.ndarray
+    terms: dict[str, np.ndarray]
+    observables: dict[str, np.ndarray]
+    valid: np.ndarray
+
+    @property
+    def log_post(self) -> np.ndarray:
+        """Unnormalised log-posterior, ``-inf`` where the prior or the model rejects."""
+        out = self.log_prior + self.log_like
+        out[~np.isfinite(out)] = -np.inf
+        return out
+
+
+@dataclass
+class JointPosterior:
+    """Prior x product of likelihoods for one model.
+
+    ``model_parameters`` are the model's parameter names (all of them must appear in
+    ``priors``, sampled or fixed); ``likelihoods`` maps a label (the config key) to an object
+    implementing :class:`likelihoods.base.Likelihood`.
+    """
+    model: Model
+    likelihoods: Mapping[str, Likelihood]
+    priors: PriorSet
+    rejections: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.model_parameters = tuple(p.name for p in self.model.parameters)
+        missing = [p for p in self.model_parameters
+                   if p not in self.priors.names and p not in self.priors.fixed]
+        if missing:
+            raise ValueError(f"parameters without a prior: {', '.join(missing)}")
+        provided = set(self.model.provides)
+        for label, like in self.likelihoods.items():
+            lacking = [o for o in like.requires if o not in provided]
+            if lacking:
+                raise ValueError(f"likelihood {label!r} requires {', '.join(lacking)}, "
+                                 f"which model {self.model.name!r} does not provide")
+        self._warned_nan: set[str] = set()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the sampled parameters, in column order of ``theta``."""
+        return self.priors.names
+
+    @property
+    def ndim(self) -> int:
+        return self.priors.ndim
+
+    def evaluate(self, theta: np.ndarray) -> Evaluation:
+        """Prior, model, every likelihood term and their sum at ``theta`` ``(n, ndim)``."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        n = theta.shape[0]
+        log_prior = self.priors.log_prior(theta)
+        ok = np.isfinite(log_prior)
+        self.rejections["prior"] += int(n - ok.sum())
+        terms = {label: np.full(n, -np.inf) for label in self.likelihoods}
+        observables: dict[str, np.ndarray] = {o: np.full(n, np.nan)
+                                              for o in self.model.provides}
+        valid = np.zeros(n, dtype=bool)
+        if ok.any():
+            values = self.priors.as_dict(theta[ok])
+            params = {name: values[name] for name in self.model_parameters}
+            obs, model_valid = self.model.observables(params)
+            model_valid = np.asarray(model_valid, dtype=bool)
+            self.rejections["model_domain"] += int((~model_valid).sum())
+            idx = np.flatnonzero(ok)
+            valid[idx] = model_valid
+            for name, arr in obs.items():
+                observables[name] = np.full(n, np.nan)
+                observables[name][idx] = arr
+            for label, like in self.likelihoods.items():
+                nuis = {nu.name: values[f"{label}.{nu.name}"] for nu in like.nuisances
+                        if f"{label}.{nu.name}" in values} or None
+                sub = {k: obs[k] for k in like.requires}
+                if model_valid.all():
+                    val = np.asarray(like.loglike(sub, nuis), dtype=float)
+                else:
+                    keep = model_valid
+                    val = np.full(keep.size, -np.inf)
+                    if keep.any():
+                        val[keep] = like.loglike(
+                            {k: v[keep] for k, v in sub.items()},
+                            None if nuis is None else {k: v[keep] for k, v in nuis.items()})
+                bad = np.isnan(val)
+                if bad.any():
+                    self.rejections[f"nan_{label}"] += int(bad.sum())
+                    if label not in self._warned_nan:
+                        self._warned_nan.add(label)
+                        warnings.warn(f"likelihood {label!r} returned NaN at {int(bad.sum())} "
+                                      "point(s); treated as -inf", RuntimeWarning, stacklevel=2)
+                    val = np.where(bad, -np.inf, val)
+                val = np.where(model_valid, val, -np.inf)
+                terms[label][idx] = val
+        log_like = np.zeros(n)
+        for val in terms.values():
+            log_like = log_like + val
+        log_like[~(ok & valid)] = -np.inf
+        return Evaluation(log_prior=log_prior, log_like=log_like, terms=terms,
+                          observables=observables, valid=valid)
+
+    def log_posterior(self, theta: np.ndarray) -> np.ndarray:
+        """Vectorised log-posterior ``(n, ndim) -> (n,)``, finite or ``-inf``."""
+        return self.evaluate(theta).log_post
+
+    def log_likelihood(self, theta: np.ndarray) -> np.ndarray:
+        """Vectorised joint log-likelihood (prior-excluded; ``-inf`` outside the support)."""
+        return self.evaluate(theta).log_like
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        return self.log_posterior(theta)
+
+    def log_posterior_counted(self, theta: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        """``(log_posterior, rejection counts of this call)``, for pooled evaluation."""
+        before = Counter(self.rejections)
+        values = self.log_posterior(theta)
+        delta = Counter(self.rejections)
+        delta.subtract(before)
+        return values, {k: v for k, v in delta.items() if v}
+
+    def loglike_point(self, x: np.ndarray) -> float:
+        """Joint log-likelihood at one point ``x`` ``(ndim,)`` (nested sampling)."""
+        return float(self.evaluate(np.asarray(x)[None, :]).log_like[0])
+
+    def prior_transform_point(self, u: np.ndarray) -> np.ndarray:
+        """Unit cube -> parameters at one point (nested sampling)."""
+        return self.priors.transform(np.asarray(u, dtype=float))

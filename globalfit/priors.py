@@ -1,0 +1,154 @@
+"""Priors of the sampled parameters: log-density, unit-cube transform and random draws.
+
+What to use when: ``uniform`` for a parameter known to a range, ``log-uniform`` for a
+coupling or mass spanning decades (MODEL.md section 6), ``gaussian`` for a measured
+quantity or a nuisance constraint (optionally truncated to ``[low, high]``), ``fixed`` for a
+parameter held at one value. Every function is vectorised: values are ``(n_points,)`` arrays.
+
+The unit-cube transforms are the inverse cumulative distributions used by nested sampling
+(Skilling, Bayesian Analysis 1 (2006) 833, section 3): ``x = F^{-1}(u)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import special
+
+PRIOR_KINDS: tuple[str, ...] = ("uniform", "log-uniform", "gaussian", "fixed")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One parameter's prior.
+
+    ``kind`` is one of :data:`PRIOR_KINDS`; ``low``/``high`` bound uniform and log-uniform
+    priors (and truncate a gaussian when finite); ``mean``/``sd`` define a gaussian;
+    ``value`` is the fixed value. Values are in the parameter's internal unit (GeV or 1).
+    """
+    name: str
+    kind: str
+    low: float = -np.inf
+    high: float = np.inf
+    mean: float = 0.0
+    sd: float = 1.0
+    value: float = np.nan
+    latex: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in PRIOR_KINDS:
+            raise ValueError(f"{self.name}: unknown prior {self.kind!r}")
+        if self.kind in ("uniform", "log-uniform"):
+            if not (np.isfinite(self.low) and np.isfinite(self.high) and self.low < self.high):
+                raise ValueError(f"{self.name}: need finite low < high, "
+                                 f"found [{self.low}, {self.high}]")
+            if self.kind == "log-uniform" and self.low <= 0:
+                raise ValueError(f"{self.name}: log-uniform needs low > 0, found {self.low}")
+        if self.kind == "gaussian":
+            if not (self.sd > 0 and np.isfinite(self.sd) and np.isfinite(self.mean)):
+                raise ValueError(f"{self.name}: gaussian needs finite mean and sd > 0")
+            if not self.low < self.high:
+                raise ValueError(f"{self.name}: need low < high, found [{self.low}, {self.high}]")
+        if self.kind == "fixed" and not np.isfinite(self.value):
+            raise ValueError(f"{self.name}: fixed value must be finite, found {self.value}")
+
+    @property
+    def sampled(self) -> bool:
+        """True unless the parameter is fixed."""
+        return self.kind != "fixed"
+
+    # -- gaussian truncation helpers -------------------------------------------------
+    def _gauss_cdf_bounds(self) -> tuple[float, float]:
+        a = special.ndtr((self.low - self.mean) / self.sd)
+        b = special.ndtr((self.high - self.mean) / self.sd)
+        return float(a), float(b)
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        """Normalised log-density at ``x`` (shape ``(n,)``); ``-inf`` outside the support."""
+        x = np.asarray(x, dtype=float)
+        out = np.full(x.shape, -np.inf)
+        inside = (x >= self.low) & (x <= self.high) & np.isfinite(x)
+        if self.kind == "uniform":
+            out[inside] = -np.log(self.high - self.low)
+        elif self.kind == "log-uniform":
+            out[inside] = -np.log(x[inside]) - np.log(np.log(self.high / self.low))
+        elif self.kind == "gaussian":
+            a, b = self._gauss_cdf_bounds()
+            z = (x[inside] - self.mean) / self.sd
+            out[inside] = (-0.5 * z * z - 0.5 * np.log(2 * np.pi) - np.log(self.sd)
+                           - np.log(b - a))
+        else:
+            out[x == self.value] = 0.0
+        return out
+
+    def transform(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF: unit-cube coordinates ``u`` in [0, 1] -> parameter values."""
+        u = np.asarray(u, dtype=float)
+        if self.kind == "uniform":
+            return self.low + u * (self.high - self.low)
+        if self.kind == "log-uniform":
+            return self.low * np.exp(u * np.log(self.high / self.low))
+        if self.kind == "gaussian":
+            a, b = self._gauss_cdf_bounds()
+            p = np.clip(a + u * (b - a), 1e-300, 1 - 1e-16)
+            return np.clip(self.mean + self.sd * special.ndtri(p), self.low, self.high)
+        return np.full(u.shape, self.value)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws, shape ``(n,)``."""
+        return self.transform(rng.uniform(size=n))
+
+
+@dataclass
+class PriorSet:
+    """The priors of all parameters; ``names`` are the sampled ones, in sampling order."""
+    priors: Sequence[Prior]
+    names: tuple[str, ...] = field(init=False)
+    fixed: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.priors = tuple(self.priors)
+        self.names = tuple(p.name for p in self.priors if p.sampled)
+        self.fixed = {p.name: p.value for p in self.priors if not p.sampled}
+        self._sampled = tuple(p for p in self.priors if p.sampled)
+
+    @property
+    def ndim(self) -> int:
+        """Number of sampled parameters."""
+        return len(self._sampled)
+
+    def __getitem__(self, name: str) -> Prior:
+        for p in self.priors:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def log_prior(self, theta: np.ndarray) -> np.ndarray:
+        """Sum of log-densities for ``theta`` of shape ``(n_points, ndim)`` -> ``(n_points,)``."""
+        theta = np.atleast_2d(theta)
+        total = np.zeros(theta.shape[0])
+        for j, p in enumerate(self._sampled):
+            total += p.logpdf(theta[:, j])
+        return total
+
+    def transform(self, u: np.ndarray) -> np.ndarray:
+        """Unit cube ``(n, ndim)`` (or ``(ndim,)``) -> parameter space of the same shape."""
+        u = np.asarray(u, dtype=float)
+        out = np.empty_like(u)
+        for j, p in enumerate(self._sampled):
+            out[..., j] = p.transform(u[..., j])
+        return out
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws from the joint prior, shape ``(n, ndim)``."""
+        return self.transform(rng.uniform(size=(n, self.ndim)))
+
+    def as_dict(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Name -> ``(n_points,)`` array for sampled and fixed parameters alike."""
+        theta = np.atleast_2d(theta)
+        n = theta.shape[0]
+        out = {name: theta[:, j] for j, name in enumerate(self.names)}
+        for name, value in self.fixed.items():
+            out[name] = np.full(n, value)
+        return out

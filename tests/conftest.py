@@ -1,0 +1,144 @@
+"""Shared test helpers: small toy model and likelihoods with analytic posteriors/evidence.
+
+The toys implement the real interfaces (globalfit.model.base.Model,
+likelihoods.base.Likelihood) and are referenced from configs as ``"conftest:ToyModel"``
+(the config accepts any ``module:Class``), so subprocesses find them with ``tests/`` on
+PYTHONPATH.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pytest
+import yaml
+
+from globalfit.model.base import Model, ParameterSpec
+from likelihoods.base import Likelihood, Nuisance
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO = TESTS_DIR.parent
+
+
+class ToyModel(Model):
+    """Two dimensionless parameters and one mass; observables are the parameters themselves.
+
+    Points with ``x < x_invalid_below`` are outside the model's domain (valid = False)."""
+    name = "toy"
+    parameters = (
+        ParameterSpec("x", "1", -10.0, 10.0, "x", "toy coordinate"),
+        ParameterSpec("y", "1", -10.0, 10.0, "y", "toy coordinate"),
+        ParameterSpec("m_gev", "energy", 0.0, 10.0, "m", "toy mass"),
+    )
+    provides = ("toy_x", "toy_y", "toy_m_gev", "toy_r2")
+
+    def __init__(self, x_invalid_below: float = -np.inf) -> None:
+        self.x_invalid_below = float(x_invalid_below)
+
+    def observables(self, params: Mapping[str, np.ndarray]
+                    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        x, y, m = (np.asarray(params[k], dtype=float) for k in ("x", "y", "m_gev"))
+        obs = {"toy_x": x, "toy_y": y, "toy_m_gev": m, "toy_r2": x * x + y * y}
+        return obs, x >= self.x_invalid_below
+
+
+class GaussLikelihood(Likelihood):
+    """Normal measurement of one observable: ln L = ln N(obs + shift; center, width).
+
+    ``mode="full"`` adds a nuisance ``shift`` ~ N(0, shift_width) that is sampled."""
+    name = "toy_gauss"
+    citation = "toy"
+
+    def __init__(self, observable: str = "toy_x", center: float = 0.0, width: float = 1.0,
+                 mode: str = "fast", shift_width: float = 0.5,
+                 data_file: str | None = None, delay_s: float = 0.0) -> None:
+        if mode not in ("fast", "full"):
+            raise ValueError(f"mode: expected 'fast' or 'full', found {mode!r}")
+        if not width > 0:
+            raise ValueError(f"width: must be > 0, found {width}")
+        self.delay_s = float(delay_s)      # slows the toy down for kill/resume tests
+        self.requires = (observable,)
+        self.observable, self.center, self.width = observable, center, width
+        self.nuisances = (Nuisance("shift", "1", "gaussian", 0.0, shift_width),) \
+            if mode == "full" else ()
+
+    def loglike(self, observables: Mapping[str, np.ndarray],
+                nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        x = np.asarray(observables[self.observable], dtype=float)
+        if nuisances and "shift" in nuisances:
+            x = x + nuisances["shift"]
+        z = (x - self.center) / self.width
+        return -0.5 * z * z - np.log(self.width * np.sqrt(2 * np.pi))
+
+    def expected_signal_events(self, observables: Mapping[str, np.ndarray],
+                               nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Toy 'signal events': 10 x obs^2 (exercises the derived-quantity hook)."""
+        return 10.0 * np.asarray(observables[self.observable]) ** 2
+
+
+class GaussLikelihoodB(GaussLikelihood):
+    """The same toy, registered as a second experiment (a different data set)."""
+    name = "toy_gauss_b"
+
+
+def toy_config(name: str = "toy", sampler: Mapping[str, Any] | None = None,
+               **updates: Any) -> dict[str, Any]:
+    """A small fit config: x ~ U(-5, 5) measured as 1 +- 0.5, y ~ U(-5, 5) measured as
+    -1 +- 1, m fixed; emcee with a handful of walkers and a fixed number of steps."""
+    cfg: dict[str, Any] = {
+        "model": {"name": "conftest:ToyModel"},
+        "parameters": {
+            "x": {"prior": "uniform", "low": -5, "high": 5, "latex": "x"},
+            "y": {"prior": "uniform", "low": -5, "high": 5},
+            "m_gev": {"prior": "fixed", "value": "300 MeV"},
+        },
+        "likelihoods": {
+            "a": {"type": "conftest:GaussLikelihood", "observable": "toy_x", "center": 1.0,
+                  "width": 0.5},
+            "b": {"type": "conftest:GaussLikelihoodB", "observable": "toy_y", "center": -1.0,
+                  "width": 1.0},
+        },
+        "sampler": {"name": "emcee", "nwalkers": 8, "max_steps": 60, "stop": "fixed",
+                    "progress": False, "pool": "serial"},
+        "output": {"name": name, "directory": "chains", "plots": False},
+        "seed": 7,
+    }
+    if sampler and sampler.get("name", "emcee") != "emcee":
+        cfg["sampler"] = {"progress": False, "pool": "serial"}
+    if sampler:
+        cfg["sampler"].update(sampler)
+    for key, value in updates.items():
+        cfg[key] = value
+    return copy.deepcopy(cfg)
+
+
+def write_config(directory: Path, cfg: Mapping[str, Any], filename: str = "fit.yaml") -> Path:
+    path = Path(directory) / filename
+    path.write_text(yaml.safe_dump(dict(cfg), sort_keys=False))
+    return path
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for running the CLI in a subprocess that can import the toys."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), str(REPO),
+                                         env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.setdefault("MPLBACKEND", "Agg")
+    env["HDF5_USE_FILE_LOCKING"] = "FALSE"    # tests read checkpoints of running fits
+    return env
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, str(REPO / "run_fit.py"), *args]
+
+
+@pytest.fixture
+def toy_dir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,173 @@
+"""Borexino spectral likelihood: statistics kernel, signal folding, modes, interface."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import poisson
+
+from globalfit.errors import ConfigError, ParameterError
+from likelihoods import get_likelihood
+from likelihoods.base import Likelihood
+from likelihoods.borexino import BorexinoLikelihood, recoil
+from likelihoods.borexino.likelihood import PARAMS, baker_cousins_deviance
+from likelihoods.borexino.response import response_matrix_t
+from likelihoods.borexino.spectrum import load_phase2
+from likelihoods.borexino.templates import SOLAR, signal_t_grid
+from likelihoods.borexino.xsec import propagator_factor
+
+
+@pytest.fixture(scope="module")
+def lk_full():
+    return BorexinoLikelihood(variant="radiochemical", mode="full")
+
+
+@pytest.fixture(scope="module")
+def lk_fast():
+    return BorexinoLikelihood(variant="radiochemical", mode="fast")
+
+
+def test_baker_cousins_equals_saturated_poisson_ratio():
+    rng = np.random.default_rng(1)
+    n = rng.poisson(5.0, size=200).astype(float)
+    nu = rng.uniform(0.5, 10.0, size=200)
+    expected = 2 * np.sum(poisson.logpmf(n, np.maximum(n, 1e-300)) - poisson.logpmf(n, nu))
+    assert baker_cousins_deviance(nu, n) == pytest.approx(expected, rel=1e-10)
+    assert baker_cousins_deviance(n + (n == 0), n + (n == 0)) == 0.0
+    assert baker_cousins_deviance(np.array([0.0, 1.0]), np.array([1.0, 1.0])) == np.inf
+
+
+def test_interface_and_registry(lk_full):
+    assert isinstance(lk_full, Likelihood) and lk_full.name == "borexino"
+    assert set(lk_full.requires) == {"mu_eff2_mub2", "m_aprime_gev"}
+    assert [n.name for n in lk_full.nuisances] == list(PARAMS)
+    priors = {n.name: n for n in lk_full.nuisances if n.prior == "gaussian"}
+    assert priors["cno"].center == pytest.approx(4.92) and priors["cno"].width == 0.55
+    mass = get_likelihood("borexino", weights="mass", mode="full")
+    assert set(mass.requires) == {"lam2_1_mub2", "lam2_2_mub2", "lam2_3_mub2", "m_aprime_gev"}
+    with pytest.raises(ConfigError, match="variant"):
+        BorexinoLikelihood(variant="gallium")
+    with pytest.raises(ConfigError, match="fit_window_nh"):
+        BorexinoLikelihood(fit_window_nh=(50, 900))
+    with pytest.raises(ParameterError, match="m_aprime_gev"):
+        lk_full.loglike({"mu_eff2_mub2": np.zeros(2)}, {})
+
+
+def test_reduced_signal_basis_equals_direct_fold(lk_full):
+    """U (W_k v) must equal R_k v (the direct matrix product) for any mass."""
+    model = lk_full.model
+    t, _ = signal_t_grid()
+    edges = load_phase2().edges_kev
+    r0 = response_matrix_t(t, edges, lk_full.response)[model.mask]
+    mm = model.sig["mm"]
+    for m in (0.0, 3.7e-4, 2.2e-3, 0.05, 3.0):
+        v = mm[0, 0] * propagator_factor(t, m) ** 2
+        direct = r0 @ v
+        reduced = model.sig["U"] @ (model.sig["W"][0] @ v)
+        assert np.max(np.abs(reduced - direct)) < 1e-6 * np.max(np.abs(direct))
+
+
+def test_signal_propagator_limits(lk_full):
+    """m -> 0 gives the massless signal; m^2 >> 2 m_e T gives the (2 m_e T / m^2)^2 fall-off."""
+    model = lk_full.model
+    th = np.repeat(lk_full.sm_fit[1][None], 3, axis=0)
+    q = np.zeros((3, 4))
+    q[:, 0] = 1e-21
+    s = model.signal_counts(th, q, np.array([0.0, 1e-7, 0.3]))
+    assert np.allclose(s[1], s[0], rtol=1e-9)
+    s2 = model.signal_counts(th[:1], q[:1], np.array([0.6]))
+    assert s2.sum() / s[2].sum() == pytest.approx(0.5**4, rel=1e-3)
+
+
+def test_full_mode_vectorised_finite_and_batch_invariant(lk_full):
+    rng = np.random.default_rng(3)
+    n = 50
+    th = lk_full.sm_fit[1]
+    nuis = {k: th[i] * (1 + 0.01 * rng.standard_normal(n)) for i, k in enumerate(PARAMS)}
+    nuis["energy_scale"] = 0.003 * rng.standard_normal(n)
+    nuis["resolution"] = 0.03 * rng.standard_normal(n)
+    obs = {"mu_eff2_mub2": rng.uniform(0, 2e-21, n), "m_aprime_gev": 10 ** rng.uniform(-7, 0, n)}
+    ll = lk_full.loglike(obs, nuis)
+    assert ll.shape == (n,) and np.all(np.isfinite(ll))
+    one = lk_full.loglike({k: v[7:8] for k, v in obs.items()}, {k: v[7:8] for k, v in nuis.items()})
+    assert one[0] == pytest.approx(ll[7], rel=1e-12)
+    bad = dict(obs, mu_eff2_mub2=-obs["mu_eff2_mub2"])
+    assert np.all(lk_full.loglike(bad, nuis) == -np.inf)
+    # a larger moment at fixed nuisances near the SM best fit lowers the likelihood
+    base = {k: np.full(2, th[i]) for i, k in enumerate(PARAMS)}
+    big = lk_full.loglike({"mu_eff2_mub2": np.array([0.0, 1e-20]), "m_aprime_gev": np.zeros(2)},
+                          base)
+    assert big[1] < big[0]
+
+
+def test_full_loglike_at_best_fit_matches_profile(lk_full):
+    th = lk_full.sm_fit[1]
+    obs = {"mu_eff2_mub2": np.zeros(1), "m_aprime_gev": np.zeros(1)}
+    nuis = {k: np.array([th[i]]) for i, k in enumerate(PARAMS)}
+    full = lk_full.loglike(obs, nuis)[0]
+    prior = -0.5 * lk_full.model.prior.chi2(th)
+    assert full + prior == pytest.approx(-0.5 * lk_full.sm_fit[0], abs=1e-6)
+
+
+def test_radiochemical_term_is_the_gallium_rate(lk_full):
+    from likelihoods.borexino.gallium import gallium_rate_coefficients_snu
+    c = gallium_rate_coefficients_snu()
+    th = np.zeros(len(PARAMS))
+    for s, r in zip(SOLAR, lk_full.ssm_rates):
+        th[PARAMS.index(s)] = r          # every flux at its SSM value
+    ga = sum(c.values())
+    assert lk_full.model.constraint.chi2(th[None])[0] == pytest.approx(((ga - 66.1) / 3.1) ** 2)
+
+
+def test_mass_state_templates_have_the_universal_shape(lk_full):
+    """Collapsing Lambda_1,2,3 into one strength in fast mode needs equal folded shapes:
+    normalised shapes agree within 3 % of the peak bin everywhere in the window."""
+    model = lk_full.model
+    th = np.repeat(lk_full.sm_fit[1][None], 4, axis=0)
+    q = np.eye(4) * 1e-21
+    s = model.signal_counts(th, q, np.zeros(4))
+    shapes = s / s.sum(axis=1, keepdims=True)
+    dev = np.max(np.abs(shapes[1:] - shapes[0]), axis=1) / shapes[0].max()
+    assert np.all(dev < 0.03)
+
+
+def test_fast_mode_agrees_with_full_profile_off_grid(lk_fast):
+    from likelihoods.borexino.fast import U_REF_MUB
+    grid = lk_fast.fast
+    pts_u = np.array([0.37, 0.83, 1.33, 2.05])
+    pts_m = np.array([2.3e-6, 4.1e-4, 1.7e-3, 0.033])
+    n0 = grid.n0[0]
+    q = np.zeros((4, 4))
+    n_m = grid.n_signal(np.tile([1.0, 0, 0, 0], (4, 1)), pts_m)
+    q[:, 0] = (pts_u * U_REF_MUB) ** 2 * n0 / n_m
+    obs = {"mu_eff2_mub2": q[:, 0], "m_aprime_gev": pts_m}
+    fast = lk_fast.loglike(obs)
+    prof = lk_fast.profile(obs)
+    assert np.max(np.abs(fast - prof)) < 0.05
+
+
+def test_fast_mode_mass_basis_collapse(lk_fast):
+    """A mass-basis point and a universal point with the same in-window signal give the same
+    fast ln L, and the full profile of the mass-basis point agrees within 0.05."""
+    lk_mass = BorexinoLikelihood(variant="radiochemical", mode="fast", weights="mass")
+    grid = lk_fast.fast
+    lam = np.array([[4e-22, 0.0, 0.0]])
+    obs_m = {"lam2_1_mub2": lam[:, 0], "lam2_2_mub2": lam[:, 1], "lam2_3_mub2": lam[:, 2],
+             "m_aprime_gev": np.array([1e-4])}
+    q = np.array([[0.0, 4e-22, 0.0, 0.0]])
+    mu2 = grid.n_signal(q, obs_m["m_aprime_gev"]) / grid.n_signal(
+        np.array([[1.0, 0, 0, 0]]), obs_m["m_aprime_gev"])
+    fast_u = lk_fast.loglike({"mu_eff2_mub2": mu2, "m_aprime_gev": obs_m["m_aprime_gev"]})
+    fast_m = lk_mass.loglike(obs_m)
+    assert fast_m[0] == pytest.approx(fast_u[0], abs=1e-9)
+    assert abs(lk_mass.profile(obs_m)[0] - fast_m[0]) < 0.05
+
+
+def test_fast_mode_vectorised_never_nan(lk_fast):
+    rng = np.random.default_rng(5)
+    obs = {"mu_eff2_mub2": 10 ** rng.uniform(-26, -18, 1000),
+           "m_aprime_gev": np.concatenate([[0.0, 1e-12, 5.0], 10 ** rng.uniform(-9, 1, 997)])}
+    ll = lk_fast.loglike(obs)
+    assert ll.shape == (1000,) and np.all(np.isfinite(ll))
+    assert np.all(ll <= lk_fast.fast.lnl_sm + 1.0)
+    obs["m_aprime_gev"][0] = np.nan
+    assert lk_fast.loglike(obs)[0] == -np.inf
