@@ -37,7 +37,7 @@ C_CM_PER_S: float = 2.99792458e10
 AVOGADRO_PER_MOL: float = 6.02214076e23
 """Avogadro constant N_A (exact in SI since 2019), mol^-1; solar electron densities are quoted in N_A cm^-3."""
 
-BOHR_MAGNETON_EV_PER_T: float = 5.7883818060e-5
+BOHR_MAGNETON_EV_PER_T: float = 5.7883817982e-5
 """mu_B in eV/T (CODATA 2022); used only to cross-check the natural-unit value."""
 
 # --- PDG 2024 --------------------------------------------------------------------------

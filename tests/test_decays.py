@@ -47,6 +47,21 @@ def test_stable_aprime_below_2me_has_zero_width_and_br():
         assert np.all(decay_length_cm(w["gamma_total"][1:], m[1:], 1.0) == np.inf)
 
 
+def test_extreme_masses_finite_without_warnings():
+    """Subnormal / tiny / huge A' masses and massless dark states: no overflow, NaN or
+    warning (a massless N makes the invisible channel open at any m_A' > 0)."""
+    m = np.array([5e-324, 1e-300, 3.6e-158, 1e-9, 1e3])
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        for m_n in (0.0, 0.1):
+            w = aprime_widths(m, 1.0, 3.5, m_n, 0.0, 1e3)
+            for value in w.values():
+                assert np.all(np.isfinite(value)) and np.all(value >= 0)
+        w = aprime_widths(m[1:], 1e-3, 0.5, 0.0, 0.3, 0.4)
+        np.testing.assert_allclose(w["gamma_nn"], 0.5**2 / (4 * math.pi) * m[1:] / 3,
+                                   rtol=1e-15)
+
+
 def test_far_above_thresholds_br_inv_by_hand():
     """m_A' >> all masses: Gamma_inv = alpha_D m (1/3 + 2/12), Gamma_vis = alpha eps^2 m/3 *
     (3 leptons + R), R -> N_c sum_q Q_q^2 = 11/3 for u, d, s, c, b (quark counting)."""

@@ -70,30 +70,29 @@ def _check(name: str, value: ArrayLike, allow_negative: bool = False) -> np.ndar
     return arr
 
 
-def _inverse_square(m: np.ndarray) -> np.ndarray:
-    """1/m^2 where m > 0, and 0 where m = 0 (then every threshold factor below is harmless:
-    the widths carry an overall factor m)."""
-    m_sq = m * m
-    return np.divide(1.0, m_sq, out=np.zeros_like(m_sq), where=m_sq > 0.0)
+def _inverse_mass(m: np.ndarray) -> np.ndarray:
+    """1/max(m, 1e-300): finite for every m >= 0 (shared by all channels of one call)."""
+    return 1.0 / np.maximum(m, 1e-300)
 
 
-def _beta_sq(m: np.ndarray, inv_m2: np.ndarray, m_daughter: ArrayLike) -> np.ndarray:
-    """beta^2 = 1 - 4 m_d^2/m^2 = (m - 2 m_d)(m + 2 m_d)/m^2 clipped at 0. The sign of
-    m - 2 m_d is exact in floating point, so beta^2 is exactly 0 for every m <= 2 m_d."""
+def _beta_sq(m: np.ndarray, inv_m: np.ndarray, m_daughter: ArrayLike) -> np.ndarray:
+    """beta^2 = (1 - q)(1 + q), q = 2 m_d/m, where the channel is open (m > 2 m_d, an exact
+    floating-point comparison) and exactly 0 at and below threshold. q is clipped at 1, so no
+    overflow for any finite m >= 0 (m = 0 and subnormal m included)."""
     two_md = 2.0 * np.asarray(m_daughter, dtype=np.float64)
-    beta_sq = (m - two_md) * (m + two_md) * inv_m2
-    return np.maximum(beta_sq, 0.0)
+    q = np.minimum(two_md * inv_m, 1.0)
+    return np.where(m > two_md, (1.0 - q) * (1.0 + q), 0.0)
 
 
-def _vector_to_fermions(m: np.ndarray, inv_m2: np.ndarray, m_f: ArrayLike) -> np.ndarray:
+def _vector_to_fermions(m: np.ndarray, inv_m: np.ndarray, m_f: ArrayLike) -> np.ndarray:
     """(1 + 2 m_f^2/m^2) sqrt(1 - 4 m_f^2/m^2) above threshold, 0 below (dimensionless)."""
-    beta_sq = _beta_sq(m, inv_m2, m_f)
+    beta_sq = _beta_sq(m, inv_m, m_f)
     return (1.5 - 0.5 * beta_sq) * np.sqrt(beta_sq)
 
 
-def _vector_to_scalars(m: np.ndarray, inv_m2: np.ndarray, m_s: ArrayLike) -> np.ndarray:
+def _vector_to_scalars(m: np.ndarray, inv_m: np.ndarray, m_s: ArrayLike) -> np.ndarray:
     """(1 - 4 M^2/m^2)^(3/2) above threshold, 0 below (dimensionless)."""
-    beta_sq = _beta_sq(m, inv_m2, m_s)
+    beta_sq = _beta_sq(m, inv_m, m_s)
     return beta_sq * np.sqrt(beta_sq)
 
 
@@ -109,10 +108,10 @@ def _breit_wigner_r(s: np.ndarray, mass: float, width: np.ndarray | float,
             / (C.ALPHA_EM**2 * ((s - m2) ** 2 + m2 * width * width)))
 
 
-def _open_flavour(m: np.ndarray, inv_m2: np.ndarray, m_meson: float,
+def _open_flavour(m: np.ndarray, inv_m: np.ndarray, m_meson: float,
                   charge2_nc: float) -> np.ndarray:
     """N_c Q^2 * beta (3 - beta^2) / 2 above 2 m_meson (vector-current threshold factor)."""
-    beta_sq = _beta_sq(m, inv_m2, m_meson)
+    beta_sq = _beta_sq(m, inv_m, m_meson)
     return (0.5 * charge2_nc) * np.sqrt(beta_sq) * (3.0 - beta_sq)
 
 
@@ -138,17 +137,17 @@ def r_ratio(m_gev: ArrayLike) -> np.ndarray:
     Meant for m below the Z pole (A'-Z mixing is not included). ``m_gev`` any shape, GeV.
     """
     m = _check("m_gev", m_gev)
-    return _r_ratio(m, _inverse_square(m))
+    return _r_ratio(m, _inverse_mass(m))
 
 
-def _r_ratio(m: np.ndarray, inv_m2: np.ndarray) -> np.ndarray:
-    """``r_ratio`` for checked masses ``m`` (GeV) and their ``_inverse_square``."""
+def _r_ratio(m: np.ndarray, inv_m: np.ndarray) -> np.ndarray:
+    """``r_ratio`` for checked masses ``m`` (GeV) and their ``_inverse_mass``."""
     is_open = m > 2.0 * C.M_PI_CHARGED_GEV
     if not is_open.any():
         return np.zeros_like(m)
     if not is_open.all():
         out = np.zeros_like(m)
-        out[is_open] = _r_ratio(m[is_open], inv_m2[is_open])
+        out[is_open] = _r_ratio(m[is_open], inv_m[is_open])
         return out
     s = m * m
     # rho -> pi pi: R = beta_pi^3 |F_pi|^2 / 4 with |F_pi|^2 = N^2 M^4 / ((M^2 - s)^2 + M^2
@@ -159,9 +158,9 @@ def _r_ratio(m: np.ndarray, inv_m2: np.ndarray) -> np.ndarray:
     m2_rho = m_rho * m_rho
     beta_sq_rho = 1.0 - 4.0 * C.M_PI_CHARGED_GEV**2 / m2_rho
     norm_sq = 36.0 * gee_rho * g_rho / (C.ALPHA_EM**2 * beta_sq_rho**1.5 * m2_rho)
-    beta_sq = _beta_sq(m, inv_m2, C.M_PI_CHARGED_GEV)
+    beta_sq = _beta_sq(m, inv_m, C.M_PI_CHARGED_GEV)
     x = beta_sq * s / (beta_sq_rho * m2_rho)
-    width_rho = (g_rho * m_rho) / m * (x * np.sqrt(x))
+    width_rho = (g_rho * m_rho) * inv_m * (x * np.sqrt(x))
     r = (0.25 * norm_sq * m2_rho * m2_rho) * beta_sq * np.sqrt(beta_sq) / (
         (m2_rho - s) ** 2 + m2_rho * width_rho * width_rho)
     r += _breit_wigner_r(s, *_OMEGA)
@@ -169,8 +168,8 @@ def _r_ratio(m: np.ndarray, inv_m2: np.ndarray) -> np.ndarray:
     lo, hi = _CONTINUUM_ON
     t = np.clip((m - lo) / (hi - lo), 0.0, 1.0)
     r += 2.0 * t * t * (3.0 - 2.0 * t)
-    r += _open_flavour(m, inv_m2, _M_D0_GEV, 4.0 / 3.0)
-    r += _open_flavour(m, inv_m2, _M_B_GEV, 1.0 / 3.0)
+    r += _open_flavour(m, inv_m, _M_D0_GEV, 4.0 / 3.0)
+    r += _open_flavour(m, inv_m, _M_B_GEV, 1.0 / 3.0)
     return r
 
 
@@ -198,18 +197,18 @@ def aprime_widths(m_aprime_gev: ArrayLike, eps: ArrayLike, g_d: ArrayLike,
             raise ParameterError(f"{name}: expected a finite charge, found {q!r}")
     m, eps_, g, m_n, m_s1, m_s2 = np.broadcast_arrays(m, eps_, g, m_n, m_s1, m_s2)
 
-    inv_m2 = _inverse_square(m)
+    inv_m = _inverse_mass(m)
     visible_scale = (C.ALPHA_EM / 3.0) * eps_ * eps_ * m
-    gamma_ee = visible_scale * _vector_to_fermions(m, inv_m2, C.M_E_GEV)
-    gamma_mumu = visible_scale * _vector_to_fermions(m, inv_m2, C.M_MU_GEV)
-    gamma_tautau = visible_scale * _vector_to_fermions(m, inv_m2, C.M_TAU_GEV)
-    gamma_had = gamma_mumu * _r_ratio(m, inv_m2)
+    gamma_ee = visible_scale * _vector_to_fermions(m, inv_m, C.M_E_GEV)
+    gamma_mumu = visible_scale * _vector_to_fermions(m, inv_m, C.M_MU_GEV)
+    gamma_tautau = visible_scale * _vector_to_fermions(m, inv_m, C.M_TAU_GEV)
+    gamma_had = gamma_mumu * _r_ratio(m, inv_m)
     gamma_vis = gamma_ee + gamma_mumu + gamma_tautau + gamma_had
 
     alpha_d_m = g * g / (4.0 * math.pi) * m
-    gamma_nn = alpha_d_m * (q_n * q_n / 3.0) * _vector_to_fermions(m, inv_m2, m_n)
-    gamma_ss = alpha_d_m * (q_s * q_s / 12.0) * (_vector_to_scalars(m, inv_m2, m_s1)
-                                                 + _vector_to_scalars(m, inv_m2, m_s2))
+    gamma_nn = alpha_d_m * (q_n * q_n / 3.0) * _vector_to_fermions(m, inv_m, m_n)
+    gamma_ss = alpha_d_m * (q_s * q_s / 12.0) * (_vector_to_scalars(m, inv_m, m_s1)
+                                                 + _vector_to_scalars(m, inv_m, m_s2))
     gamma_inv = gamma_nn + gamma_ss
     gamma_total = gamma_vis + gamma_inv
     br_inv = np.divide(gamma_inv, gamma_total, out=np.zeros_like(gamma_total),
