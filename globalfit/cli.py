@@ -1,5 +1,8 @@
 """Command line: ``globalfit fit --config fit.yaml [--resume | --force]``.
 
+``globalfit limits ...`` and ``globalfit validate ...`` are handed to the ``main`` of
+globalfit.limits and globalfit.validate.
+
 Exit status: 0 done, 2 bad input (one line on stderr naming file and key), 128 + signal
 number when stopped by SIGTERM/SIGINT after writing a checkpoint. Under ``mpirun -n N`` every
 rank runs this same code: all validate the config, rank 0 drives the sampler and writes the
@@ -28,7 +31,8 @@ CHECKPOINT_NAMES = {"emcee": "checkpoint.h5", "dynesty": "checkpoint.dynesty"}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="globalfit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="globalfit", description="Bayesian global fit of dark transition magnetic moments.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     fit = sub.add_parser("fit", help="run a fit described by a YAML config")
     fit.add_argument("--config", default="fit.yaml", help="fit config (default: fit.yaml)")
@@ -38,11 +42,23 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--force", action="store_true",
                       help="delete an existing run directory of the same name first")
     fit.add_argument("--quiet", action="store_true", help="log warnings only")
+    sub.add_parser("limits", help="upper-limit curves (globalfit limits --help)",
+                   add_help=False)
+    sub.add_parser("validate", help="cross-checks against published results "
+                                    "(globalfit validate --help)", add_help=False)
     return parser
+
+
+#: subcommands implemented by other modules: name -> module with ``main(argv) -> int``
+DELEGATED = {"limits": "globalfit.limits", "validate": "globalfit.validate"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``globalfit`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+        return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
@@ -118,6 +134,8 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
         return 0
 
     register("posterior", cfg.posterior)
+    if comm is not None:
+        _warm_up(cfg, comm, rank)
     sampler_opts = cfg.sampler
     pool = make_pool("mpi" if mpi else sampler_opts["pool"], sampler_opts.get("n_processes"))
     if isinstance(pool, MPIPool) and not pool.is_master:
@@ -129,6 +147,19 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
         return _run(cfg, decision, pool)
     finally:
         pool.close()
+
+
+def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
+    """Rank 0 evaluates the posterior once (building any on-disk caches of the likelihoods)
+    while the other ranks wait without spinning, so that N ranks do not build the same
+    cache N times."""
+    import numpy as np
+    if rank == 0:
+        theta = cfg.posterior.priors.sample(np.random.default_rng(cfg.seed), 1)
+        cfg.posterior.evaluate(theta)
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(0.05)
 
 
 def _run(cfg: Any, decision: str, pool: Any) -> int:
@@ -158,7 +189,7 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
     try:
         if opts["name"] == "emcee":
             from .samplers.emcee_adapter import run_emcee
-            fn = ChunkedFunction(Ref("posterior", "log_posterior_counted"), pool)
+            fn = ChunkedFunction(Ref("posterior", "log_posterior_sampling"), pool)
             result = run_emcee(fn, posterior.priors, opts, cfg.seed, checkpoint, resume, stop)
             rejections = dict(fn.counts)
         else:
@@ -223,3 +254,7 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
     log.info("done in %.1f s: max R-hat %.4f, min bulk ESS %.0f -> %s", manifest["wall_time_s"],
              conv["max_r_hat"], conv["min_ess_bulk"], run_dir)
     return 0
+
+
+if __name__ == "__main__":  # python -m globalfit.cli
+    sys.exit(main())

@@ -25,7 +25,7 @@ import yaml
 from likelihoods import REGISTRY as LIKELIHOOD_REGISTRY
 from likelihoods.base import Likelihood
 from .errors import ConfigError, GlobalFitError
-from .joint import JointPosterior, nuisance_prior
+from .joint import JointPosterior, nuisance_prior, sampled_nuisances
 from .model import REGISTRY as MODEL_REGISTRY
 from .model.base import Model
 from .priors import PRIOR_KINDS, Prior, PriorSet
@@ -57,9 +57,10 @@ SAMPLER_KEYS: dict[str, dict[str, tuple[type | tuple, Any, tuple | None]]] = {
         "tau_factor": ((int, float), 50.0, None),
         "tau_rtol": ((int, float), 0.01, None),
         "min_ess": ((int, float), 1000.0, None),
+        "max_rhat": ((int, float, type(None)), 1.01, None),
         "burn_factor": ((int, float), 3.0, None),
         "thin_factor": ((int, float), 0.5, None),
-        "moves": (str, "stretch", ("stretch", "de", "de-snooker")),
+        "moves": (str, "de", ("stretch", "de", "de-snooker")),
     },
     "dynesty": {
         **_COMMON_SAMPLER,
@@ -196,13 +197,6 @@ class _Validator:
                     self.fail(f"{key}.{name}", f"{value!r} is not one of "
                                                f"{', '.join(map(str, choices))}"
                                                f"{_suggest(value, choices)}")
-            if isinstance(value, float) or (isinstance(value, int)
-                                            and not isinstance(value, bool)
-                                            and float in (types if isinstance(types, tuple)
-                                                          else (types,))
-                                            and int not in (types if isinstance(types, tuple)
-                                                            else (types,))):
-                value = float(value)
             out[name] = value
         return out
 
@@ -413,7 +407,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
     params_raw = v.mapping(raw["parameters"], "parameters")
     specs = {p.name: ("model", p) for p in model.parameters}
     for label, like in likelihoods.items():
-        for nu in like.nuisances:
+        for nu in sampled_nuisances(like):
             specs[f"{label}.{nu.name}"] = ("nuisance", nu)
     v.keys(params_raw, specs, "parameters", "unknown parameter")
     priors: list[Prior] = []
@@ -427,6 +421,10 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
                                                    spec.latex)
         else:
             if name not in params_raw:
+                if spec.prior == "uniform" and not (np.isfinite(spec.low)
+                                                    and np.isfinite(spec.high)):
+                    v.fail(key, f"missing: the likelihood's nuisance has an unbounded uniform "
+                                f"prior [{spec.low:g}, {spec.high:g}] {spec.unit}; give a prior")
                 prior = nuisance_prior(name.split(".")[0], spec)
                 priors.append(prior)
                 resolved_params[name] = _prior_dict(prior)

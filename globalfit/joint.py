@@ -25,6 +25,15 @@ from .model.base import Model
 from .priors import Prior, PriorSet
 
 
+def sampled_nuisances(like: Likelihood) -> tuple[Nuisance, ...]:
+    """The nuisances of ``like`` a sampler must sample: all of ``like.nuisances`` unless the
+    likelihood profiles them itself (``mode == "fast"``, e.g. Borexino's interpolated
+    profile likelihood, or ``profiles_nuisances = True``)."""
+    if getattr(like, "profiles_nuisances", False) or getattr(like, "mode", None) == "fast":
+        return ()
+    return tuple(like.nuisances)
+
+
 def nuisance_prior(label: str, nuisance: Nuisance) -> Prior:
     """The :class:`Prior` a sampler uses for ``nuisance`` of likelihood ``label``."""
     name = f"{label}.{nuisance.name}"
@@ -159,6 +168,17 @@ class JointPosterior:
         delta = Counter(self.rejections)
         delta.subtract(before)
         return values, {k: v for k, v in delta.items() if v}
+
+    def log_posterior_sampling(self, z: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        """Log-posterior density in the sampler's coordinates ``z`` (see
+        :meth:`PriorSet.to_sampling`: ln x for log-uniform parameters), with the rejection
+        counts of this call. Equal to the log-posterior plus ln |d theta / d z|."""
+        z = np.atleast_2d(np.asarray(z, dtype=float))
+        values, counts = self.log_posterior_counted(self.priors.from_sampling(z))
+        with np.errstate(invalid="ignore"):
+            values = values + self.priors.log_jacobian(z)
+        values[~np.isfinite(values)] = -np.inf
+        return values, counts
 
     def loglike_point(self, x: np.ndarray) -> float:
         """Joint log-likelihood at one point ``x`` ``(ndim,)`` (nested sampling)."""

@@ -9,6 +9,7 @@ as expected signal events), ``sample_stats`` (``lp``, the log-posterior), ``log_
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from .samplers import SamplerResult
 
 #: likelihood methods ``(observables, nuisances) -> dict[name, (n,)]`` or ``(n,)`` array
 #: whose values are recorded as derived quantities when a likelihood offers them.
-DERIVED_METHODS: tuple[str, ...] = ("derived", "expected_signal_events", "signal_events")
+DERIVED_METHODS: tuple[str, ...] = ("derived", "expected_signal", "expected_signal_events")
 
 NETCDF_NAME = "posterior.nc"
 PACKAGES = ("numpy", "scipy", "emcee", "dynesty", "arviz", "corner", "h5py", "PyYAML",
@@ -36,12 +37,10 @@ PACKAGES = ("numpy", "scipy", "emcee", "dynesty", "arviz", "corner", "h5py", "Py
 
 
 def derived_quantities(posterior: JointPosterior, theta: np.ndarray,
-                       block: int = 4096) -> tuple[dict[str, np.ndarray], Any]:
-    """Observables, likelihood extras, terms, log-prior at ``theta`` ``(n, ndim)``.
-
-    Returns ``(values, evaluation_like)``: a dict of ``(n,)`` arrays with keys
-    ``obs:<name>``, ``extra:<name>``, ``ll:<label>``, ``log_prior``, ``lp``.
-    """
+                       block: int = 4096) -> dict[str, np.ndarray]:
+    """Observables, likelihood extras, terms, log-prior at ``theta`` ``(n, ndim)``: a dict
+    of ``(n,)`` arrays with keys ``obs:<name>``, ``extra:<label>_<name>``, ``ll:<label>``,
+    ``log_prior`` and ``lp`` (log-posterior), evaluated in blocks of ``block`` points."""
     out: dict[str, list[np.ndarray]] = {}
 
     def add(key: str, arr: np.ndarray) -> None:
@@ -65,16 +64,15 @@ def derived_quantities(posterior: JointPosterior, theta: np.ndarray,
                 fn = getattr(like, method, None)
                 if not callable(fn):
                     continue
-                try:
-                    res = fn(sub, nuis)
-                except TypeError:
-                    res = fn(sub)
+                n_args = len([p for p in inspect.signature(fn).parameters.values()
+                              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+                res = fn(sub, nuis) if n_args >= 2 else fn(sub)
                 if isinstance(res, Mapping):
                     for name, arr in res.items():
                         add(f"extra:{label}_{name}", arr)
                 else:
                     add(f"extra:{label}_{method}", res)
-    return {k: np.concatenate(v) for k, v in out.items()}, None
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def build_inference_data(result: SamplerResult, posterior: JointPosterior,
@@ -87,7 +85,7 @@ def build_inference_data(result: SamplerResult, posterior: JointPosterior,
     samples = result.samples
     n_chain, n_draw, ndim = samples.shape
     flat = samples.reshape(-1, ndim)
-    values, _ = derived_quantities(posterior, flat)
+    values = derived_quantities(posterior, flat)
 
     def shaped(arr: np.ndarray) -> np.ndarray:
         return arr.reshape(n_chain, n_draw)

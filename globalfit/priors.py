@@ -152,3 +152,31 @@ class PriorSet:
         for name, value in self.fixed.items():
             out[name] = np.full(n, value)
         return out
+
+    # -- the coordinates a sampler moves in ----------------------------------------------
+    # Log-uniform parameters are sampled in z = ln(x), where their prior is flat; an
+    # affine-invariant ensemble sampler then sees a box instead of a density spanning
+    # decades. p_z(z) = p_x(x(z)) |dx/dz| with |dx/dz| = x.
+
+    def _log_columns(self) -> np.ndarray:
+        return np.array([p.kind == "log-uniform" for p in self._sampled], dtype=bool)
+
+    def to_sampling(self, theta: np.ndarray) -> np.ndarray:
+        """Parameters ``(..., ndim)`` -> sampler coordinates (ln x for log-uniform)."""
+        z = np.array(theta, dtype=float, copy=True)
+        cols = self._log_columns()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z[..., cols] = np.log(z[..., cols])
+        return z
+
+    def from_sampling(self, z: np.ndarray) -> np.ndarray:
+        """Sampler coordinates -> parameters (inverse of :meth:`to_sampling`)."""
+        theta = np.array(z, dtype=float, copy=True)
+        cols = self._log_columns()
+        theta[..., cols] = np.exp(theta[..., cols])
+        return theta
+
+    def log_jacobian(self, z: np.ndarray) -> np.ndarray:
+        """ln |d theta / d z| summed over parameters, shape ``(n,)``."""
+        z = np.atleast_2d(z)
+        return z[:, self._log_columns()].sum(axis=1)

@@ -64,15 +64,20 @@ class GaussLikelihood(Likelihood):
         self.delay_s = float(delay_s)      # slows the toy down for kill/resume tests
         self.requires = (observable,)
         self.observable, self.center, self.width = observable, center, width
-        self.nuisances = (Nuisance("shift", "1", "gaussian", 0.0, shift_width),) \
-            if mode == "full" else ()
+        # declared in both modes, like Borexino's; "fast" mode profiles them (here: the
+        # constraint is centred on 0, so the profile sets shift = 0 and rate is unused)
+        self.mode = mode
+        self.nuisances = (Nuisance("shift", "1", "gaussian", 0.0, shift_width),
+                          Nuisance("rate", "1/day", "uniform", low=0.0, high=np.inf))
 
     def loglike(self, observables: Mapping[str, np.ndarray],
                 nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         if self.delay_s:
             time.sleep(self.delay_s)
         x = np.asarray(observables[self.observable], dtype=float)
-        if nuisances and "shift" in nuisances:
+        if self.mode == "full":
+            if not nuisances or "shift" not in nuisances or "rate" not in nuisances:
+                raise KeyError("full mode needs the nuisances shift and rate")
             x = x + nuisances["shift"]
         z = (x - self.center) / self.width
         return -0.5 * z * z - np.log(self.width * np.sqrt(2 * np.pi))

@@ -2,7 +2,6 @@
 never touches an earlier run's files."""
 from __future__ import annotations
 
-import copy
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -90,6 +89,8 @@ BAD: list[tuple[str, Callable[[dict], None], str, str]] = [
     ("missing section", _delete("likelihoods"), "likelihoods", "missing"),
     ("parameter not a mapping", _set("parameters.x", [1, 2]), "parameters.x", "expected"),
     ("output type", _set("output.plots", "yes"), "output.plots", "true/false"),
+    ("unbounded nuisance needs a prior", _set("likelihoods.a.mode", "full"),
+     "parameters.a.rate", "unbounded uniform"),
     ("nuisance typo", lambda c: (_set("likelihoods.a.mode", "full")(c),
                                  c["parameters"].update({"a.shiftt": 0.0})),
      "parameters.a.shiftt", "did you mean 'a.shift'"),
@@ -167,6 +168,7 @@ def test_resolved_config_fills_defaults_and_parses_units(tmp_path: Path) -> None
     cfg = toy_config()
     cfg["parameters"]["m_gev"] = {"prior": "fixed", "value": "250 MeV"}
     cfg["likelihoods"]["a"]["mode"] = "full"
+    cfg["parameters"]["a.rate"] = {"prior": "uniform", "low": 0, "high": 5}
     fit = load_config(write_config(tmp_path, cfg))
     res = fit.resolved
     assert res["parameters"]["m_gev"] == {"prior": "fixed", "value": 0.25, "latex": "m"}
@@ -174,7 +176,7 @@ def test_resolved_config_fills_defaults_and_parses_units(tmp_path: Path) -> None
     assert res["sampler"]["tau_factor"] == 50.0 and res["sampler"]["check_every"] == 200
     # nuisance of the full mode sampled with its Nuisance-spec prior
     assert res["parameters"]["a.shift"]["prior"] == "gaussian"
-    assert fit.posterior.names == ("x", "y", "a.shift")
+    assert fit.posterior.names == ("x", "y", "a.shift", "a.rate")
     # the resolved config is itself a valid config giving the same resolution
     again = load_config(write_config(tmp_path, res, "resolved.yaml"))
     assert again.resolved == yaml.safe_load(yaml.safe_dump(res))
@@ -192,7 +194,13 @@ def test_bare_value_means_fixed_and_gaussian_truncated_to_domain(tmp_path: Path)
     assert fit.posterior(np.array([[0.0, 11.0]]))[0] == -np.inf
 
 
-DEFAULT_CONFIGS = sorted([REPO / "fit.yaml", *(REPO / "configs").glob("*.yaml")])
+def _is_fit_config(path: Path) -> bool:
+    raw = yaml.safe_load(path.read_text())
+    return isinstance(raw, dict) and {"parameters", "likelihoods"} <= set(raw)
+
+
+DEFAULT_CONFIGS = sorted([REPO / "fit.yaml",
+                          *filter(_is_fit_config, (REPO / "configs").glob("*.yaml"))])
 
 
 @pytest.mark.parametrize("path", DEFAULT_CONFIGS, ids=lambda p: p.name)

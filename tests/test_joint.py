@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import GaussLikelihood, GaussLikelihoodB, ToyModel
-from globalfit.joint import JointPosterior, nuisance_prior
+from globalfit.joint import JointPosterior, nuisance_prior, sampled_nuisances
 from globalfit.priors import Prior, PriorSet
 
 
@@ -19,8 +19,9 @@ def make_posterior(mode: str = "fast", x_invalid_below: float = -np.inf) -> Join
              "b": GaussLikelihoodB("toy_y", -1.0, 2.0)}
     priors = [Prior("x", "uniform", low=-5, high=5), Prior("y", "uniform", low=-5, high=5),
               Prior("m_gev", "fixed", value=0.3)]
-    priors += [nuisance_prior(label, nu) for label, like in likes.items()
-               for nu in like.nuisances]
+    priors += [nuisance_prior(label, nu) if nu.name != "rate" else
+               Prior(f"{label}.rate", "uniform", low=0.0, high=10.0)
+               for label, like in likes.items() for nu in sampled_nuisances(like)]
     return JointPosterior(model, likes, PriorSet(priors))
 
 
@@ -65,14 +66,15 @@ def test_nan_from_a_likelihood_is_counted_and_rejected() -> None:
 
 
 def test_nuisances_are_sampled_with_their_priors() -> None:
+    assert make_posterior(mode="fast").names == ("x", "y")      # fast mode profiles them
     post = make_posterior(mode="full")
-    assert post.names == ("x", "y", "a.shift")
+    assert post.names == ("x", "y", "a.shift", "a.rate")
     prior = post.priors["a.shift"]
     assert (prior.kind, prior.mean, prior.sd) == ("gaussian", 0.0, 0.5)
-    theta = np.array([[1.0, 0.0, 0.2], [1.0, 0.0, -0.4]])
+    theta = np.array([[1.0, 0.0, 0.2, 1.0], [1.0, 0.0, -0.4, 2.0]])
     ev = post.evaluate(theta)
     np.testing.assert_allclose(ev.terms["a"], normal_logpdf(1.0 + theta[:, 2], 1.0, 0.5))
-    np.testing.assert_allclose(ev.log_prior, -2 * np.log(10) + normal_logpdf(theta[:, 2], 0, 0.5))
+    np.testing.assert_allclose(ev.log_prior, -3 * np.log(10) + normal_logpdf(theta[:, 2], 0, 0.5))
 
 
 def test_missing_prior_or_observable_is_refused() -> None:

@@ -51,7 +51,7 @@ def options(name: str, **updates: object) -> dict:
 
 def emcee_run(tmp_path: Path, seed: int, **updates: object):
     post = posterior()
-    fn = ChunkedFunction(post.log_posterior_counted, SerialPool())
+    fn = ChunkedFunction(post.log_posterior_sampling, SerialPool())
     return run_emcee(fn, post.priors, options("emcee", **updates), seed,
                      tmp_path / f"chk_{seed}_{len(list(tmp_path.iterdir()))}.h5")
 
@@ -85,7 +85,7 @@ def test_emcee_same_seed_same_samples_different_seed_different(tmp_path: Path) -
 def test_emcee_initialisation_avoids_invalid_region(tmp_path: Path) -> None:
     post = posterior()
     post.model = ToyModel(x_invalid_below=3.0)     # only 20 % of the prior is valid
-    fn = ChunkedFunction(post.log_posterior_counted, SerialPool())
+    fn = ChunkedFunction(post.log_posterior_sampling, SerialPool())
     res = run_emcee(fn, post.priors, options("emcee", nwalkers=8, max_steps=20, stop="fixed"),
                     1, tmp_path / "c.h5")
     assert np.all(res.samples[..., 0] >= 3.0)
@@ -129,12 +129,30 @@ def test_process_pool_gives_the_serial_chain(tmp_path: Path) -> None:
     register("posterior", post)
     try:
         opts = options("emcee", nwalkers=8, max_steps=40, stop="fixed")
-        serial = ChunkedFunction(Ref("posterior", "log_posterior_counted"), SerialPool())
+        serial = ChunkedFunction(Ref("posterior", "log_posterior_sampling"), SerialPool())
         a = run_emcee(serial, post.priors, opts, 9, tmp_path / "s.h5")
         with ProcessPool(2) as pool:
-            fn = ChunkedFunction(Ref("posterior", "log_posterior_counted"), pool)
+            fn = ChunkedFunction(Ref("posterior", "log_posterior_sampling"), pool)
             b = run_emcee(fn, post.priors, opts, 9, tmp_path / "p.h5")
     finally:
         unregister("posterior")
     np.testing.assert_array_equal(a.samples, b.samples)
     assert fn.counts == serial.counts and fn.counts["model_domain"] > 0
+
+
+def test_emcee_log_uniform_prior_recovered_through_log_coordinates(tmp_path: Path) -> None:
+    """With an uninformative likelihood the posterior is the prior: a log-uniform x on
+    [1e-3, 10] (sampled as ln x, Jacobian included) must give ln x uniform."""
+    from scipy import stats
+    post = JointPosterior(
+        ToyModel(), {"a": GaussLikelihood("toy_x", 0.0, 1e6)},
+        PriorSet([Prior("x", "log-uniform", low=1e-3, high=10.0),
+                  Prior("y", "uniform", low=-1, high=1), Prior("m_gev", "fixed", value=1.0)]))
+    fn = ChunkedFunction(post.log_posterior_sampling, SerialPool())
+    res = run_emcee(fn, post.priors, options("emcee", nwalkers=16, max_steps=3000,
+                                             check_every=100, min_ess=400.0), 2,
+                    tmp_path / "l.h5")
+    assert res.stats["converged_autocorr"]
+    lnx = np.log(res.samples[..., 0][:, ::4].ravel())       # about one draw per tau
+    assert lnx.min() >= np.log(1e-3) and lnx.max() <= np.log(10.0)
+    assert stats.kstest(lnx, stats.uniform(np.log(1e-3), np.log(1e4)).cdf).pvalue > 1e-3

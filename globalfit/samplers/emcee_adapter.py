@@ -5,12 +5,15 @@ emcee documentation ("Saving & monitoring progress"): stop when the chain is lon
 ``tau_factor`` integrated autocorrelation times (Sokal's windowed estimator,
 ``emcee.autocorr.integrated_time``) and the estimate changed by less than ``tau_rtol``
 since the previous check; here additionally the effective sample count
-``n_walkers (N - burn) / tau`` must reach ``min_ess``. Burn-in is ``burn_factor * max tau``
-and thinning ``thin_factor * min tau``.
+``n_walkers (N - burn) / tau`` must reach ``min_ess`` and the rank-normalised split R-hat
+of every parameter (walkers as chains) must be below ``max_rhat``. Burn-in is
+``burn_factor * max tau`` and thinning ``thin_factor * min tau``.
 
 All walkers are evaluated in one vectorised call (``vectorize=True``); the chain and the
 random state are stored after every step in an ``emcee.backends.HDFBackend``, so a resumed
-run continues exactly where the checkpoint ends.
+run continues exactly where the checkpoint ends. ``fn`` acts on the sampler coordinates of
+:meth:`globalfit.priors.PriorSet.to_sampling` (ln x for log-uniform parameters); the chain
+in the checkpoint is in those coordinates, the returned samples are parameters.
 """
 from __future__ import annotations
 
@@ -31,16 +34,68 @@ log = logging.getLogger("globalfit.emcee")
 def initial_positions(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
                       rng: np.random.Generator, nwalkers: int,
                       max_rounds: int = 200) -> np.ndarray:
-    """``(nwalkers, ndim)`` draws from the prior with a finite posterior (redrawn until so)."""
-    p0 = priors.sample(rng, nwalkers)
+    """``(nwalkers, ndim)`` prior draws, in sampler coordinates, where ``fn`` is finite
+    (redrawn until so)."""
+    p0 = priors.to_sampling(priors.sample(rng, nwalkers))
     bad = ~np.isfinite(fn(p0))
     for _ in range(max_rounds):
         if not bad.any():
             return p0
-        p0[bad] = priors.sample(rng, int(bad.sum()))
+        p0[bad] = priors.to_sampling(priors.sample(rng, int(bad.sum())))
         bad[bad] = ~np.isfinite(fn(p0[bad]))
     raise RuntimeError(f"no finite posterior for {int(bad.sum())} of {nwalkers} walkers after "
                        f"{max_rounds} prior draws; is the prior inside the model's domain?")
+
+
+class _KeepOpen:
+    """Context manager handing out an open h5py file without closing it on exit."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def __enter__(self) -> Any:
+        return self.f
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.flush()
+
+
+def _backend(path: Path) -> Any:
+    """An ``emcee.backends.HDFBackend`` that keeps its file open between steps and flushes
+    after each one (emcee's own backend reopens the file at every step, which costs more
+    than a cheap likelihood evaluation)."""
+    import emcee
+    import h5py
+
+    class Backend(emcee.backends.HDFBackend):
+        _file: Any = None
+
+        def open(self, mode: str = "r") -> Any:
+            if self._file is None:
+                self._file = h5py.File(self.filename, "a")
+            return _KeepOpen(self._file)
+
+        def close(self) -> None:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    return Backend(str(path), name="mcmc")
+
+
+def split_rhat(backend: Any, tau: np.ndarray, options: dict[str, Any]) -> np.ndarray:
+    """Rank-normalised split R-hat (Vehtari et al., Bayesian Analysis 16 (2021) 667) of each
+    coordinate, walkers taken as chains, after the burn-in and thinning of the final output."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import arviz
+    burn = int(options["burn_factor"] * np.max(tau))
+    thin = max(1, int(options["thin_factor"] * np.min(tau)))
+    chain = backend.get_chain(discard=burn, thin=thin)           # (draw, walker, ndim)
+    if chain.shape[0] < 4:
+        return np.full(chain.shape[2], np.inf)
+    return np.array([float(arviz.rhat(chain[:, :, j].T)) for j in range(chain.shape[2])])
 
 
 def _moves(name: str) -> Any:
@@ -62,8 +117,16 @@ def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
     import emcee
 
     stop = stop if stop is not None else StopFlag()
+    backend = _backend(Path(checkpoint))
+    try:
+        return _run(emcee, backend, fn, priors, options, seed, checkpoint, resume, stop)
+    finally:
+        backend.close()
+
+
+def _run(emcee: Any, backend: Any, fn: Callable, priors: PriorSet, options: dict[str, Any],
+         seed: int, checkpoint: Path, resume: bool, stop: StopFlag) -> SamplerResult:
     nwalkers, ndim = int(options["nwalkers"]), priors.ndim
-    backend = emcee.backends.HDFBackend(str(checkpoint), name="mcmc")
     start = 0
     if resume and Path(checkpoint).is_file() and backend.initialized:
         if backend.shape != (nwalkers, ndim):
@@ -116,6 +179,12 @@ def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
                     and np.all(np.abs(tau_old - tau) < options["tau_rtol"] * tau)
                     and ess >= options["min_ess"])
                 tau_old = tau
+                if converged and options.get("max_rhat") is not None:
+                    rhat = split_rhat(backend, tau, options)
+                    converged = bool(np.all(rhat < options["max_rhat"]))
+                    if not converged:
+                        log.info("step %d: tau criteria met, R-hat %.4f not yet < %g", it,
+                                 float(np.max(rhat)), options["max_rhat"])
                 if converged:
                     log.info("converged at step %d (max tau %.1f)", it, np.max(tau))
                     break
@@ -128,7 +197,7 @@ def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
     else:
         burn, thin = n_steps // 4, 1
     chain = backend.get_chain(discard=burn, thin=thin)          # (draw, walker, ndim)
-    samples = np.ascontiguousarray(np.swapaxes(chain, 0, 1))    # (walker, draw, ndim)
+    samples = priors.from_sampling(np.ascontiguousarray(np.swapaxes(chain, 0, 1)))
     stats = {
         "sampler": "emcee",
         "n_walkers": nwalkers,

@@ -47,6 +47,9 @@ VARIANTS = ("spectrum_only", "radiochemical", "solar_model")
 GA_RATE_SNU = (66.1, 3.1)
 CNO_HZ_CPD100T = (4.92, 0.55)
 C14_CPD100T = (40.0 * 86400.0, 2.0 * 86400.0)
+PILEUP_REL_WIDTH = 2.8 / 137.5
+"""Borexino's pile-up constraint 137.5 +- 2.8 cpd/100 t (PRD 100 (2019) 082004) as a relative
+width on the normalisation of its own fitted pile-up curve (the shape this likelihood uses)."""
 CALIBRATION_FILE = "response_calibration.json"
 
 #: amplitude scales (cpd/100 t) used to condition the optimiser and as starting values
@@ -54,19 +57,24 @@ CALIBRATION_FILE = "response_calibration.json"
 START = {"pp": 134.0, "be7": 48.3, "pep": 2.43, "cno": 4.92, "b8": 0.44, "c14": 3.456e6,
          "pileup": 6.3, "kr85": 6.8, "bi210": 17.5, "c11": 26.8, "ext_k40": 1.0,
          "ext_bi214": 1.0, "ext_tl208": 1.0, "po210": 260.0}
-PARAMS = LINEAR + ("po210", "po210_mu_kev", "po210_sigma_kev", "energy_scale", "resolution")
+PARAMS = LINEAR + ("po210", "po210_mu_kev", "po210_sigma_kev", "po210_skew", "po210_kurt",
+                   "energy_scale", "resolution")
 N_LIN = len(LINEAR)
-I_PO, I_MU, I_SG, I_DS, I_DR = range(N_LIN, N_LIN + 5)
+I_PO, I_MU, I_SG, I_H3, I_H4, I_DS, I_DR = range(N_LIN, N_LIN + 7)
 
 
 def baker_cousins_deviance(nu: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Poisson deviance D = 2 sum [nu - n + n ln(n/nu)] over the last axis (Baker & Cousins
     1984, eq. 15); n ln n := 0 for n = 0; +inf where some nu <= 0 has n > 0."""
     nu = np.asarray(nu, dtype=float)
+    n = np.asarray(n, dtype=float)
+    pos = n > 0
+    const = np.sum(n[pos] * np.log(n[pos])) - np.sum(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = nu - n + np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
-    d = 2.0 * np.sum(term, axis=-1)
-    return np.where(np.isfinite(d), d, np.inf)
+        lognu = np.log(np.where(pos, nu, 1.0))
+        d = 2.0 * (np.sum(nu, axis=-1) - lognu @ n + const)
+    bad = np.any(pos & (nu <= 0), axis=-1) | ~np.isfinite(d)
+    return np.where(bad, np.inf, d)
 
 
 def load_calibration() -> ResponseParams:
@@ -122,10 +130,10 @@ class SpectrumModel:
         self.constraint = constraint
         self.prior = prior
         self.ssm_rates = ssm_rates
-        self.lo = np.array([0.0] * (N_LIN + 1) + [250.0, 5.0, -0.05, -0.5])
-        self.hi = np.array([np.inf] * (N_LIN + 1) + [700.0, 150.0, 0.05, 0.5])
+        self.lo = np.array([0.0] * (N_LIN + 1) + [250.0, 5.0, -0.5, -0.5, -0.05, -0.5])
+        self.hi = np.array([np.inf] * (N_LIN + 1) + [700.0, 150.0, 0.5, 0.5, 0.05, 0.5])
         self.scale = np.array([START[k] for k in LINEAR] + [START["po210"], 400.0, 40.0,
-                                                             0.01, 0.1])
+                                                             0.1, 0.1, 0.01, 0.1])
 
     # --- signal --------------------------------------------------------------------------
     def signal_solar_templates(self, q: np.ndarray, m_gev: float) -> np.ndarray:
@@ -143,32 +151,48 @@ class SpectrumModel:
         s = self.sig
         p2 = propagator_factor(s["t"][:, None], m_gev[None, :]) ** 2       # (nt, n)
         f = theta[:, :5] / self.ssm_rates                                  # (n, 5)
-        v = np.einsum("swt,ns,nw->tn", s["mm"], f, q, optimize=True) * p2  # (nt, n)
+        fq = (f[:, :, None] * q[:, None, :]).reshape(len(f), -1)           # (n, 20)
+        v = s["mm"].reshape(fq.shape[1], -1).T @ fq.T * p2                 # (nt, n)
         g = taylor_coefficients(theta[:, I_DS], theta[:, I_DR])            # (6, n)
         nk = len(self.lin)
-        coef = np.einsum("krt,tn->krn", s["W"][:nk], v, optimize=True)
+        w = s["W"][:nk]
+        coef = (w.reshape(-1, w.shape[-1]) @ v).reshape(nk, w.shape[1], -1)   # (nk, r, n)
         z = np.einsum("krn,kn->rn", coef, g[:nk])
         return (s["U"] @ z).T
 
     # --- expected counts -----------------------------------------------------------------
-    def po210(self, theta: np.ndarray) -> np.ndarray:
-        """Counts per cpd/100 t of the Gaussian 210Po peak (unit area in keV) per window bin."""
-        mu = theta[..., I_MU, None]
-        sg = theta[..., I_SG, None]
-        z = (self.centers - mu) / sg
-        return np.exp(-0.5 * z**2) / (np.sqrt(2 * np.pi) * sg) * self.widths_exposure
+    def po210(self, theta: np.ndarray, grad: bool = False, sl: slice = slice(None)):
+        """Counts per cpd/100 t of the 210Po peak per window bin: a Gram-Charlier (type A)
+        Gaussian of unit area, phi(z)/sigma [1 + skew He3(z)/6 + kurt He4(z)/24], z = (E-mu)/sigma
+        (He_n: probabilists' Hermite polynomials; skew, kurt = skewness and excess kurtosis).
+        With ``grad`` also the derivatives w.r.t. (mu, sigma, skew, kurt), each (..., n_bins).
+        ``sl`` restricts the bins."""
+        mu, sg = theta[..., I_MU, None], theta[..., I_SG, None]
+        h3, h4 = theta[..., I_H3, None], theta[..., I_H4, None]
+        z = (self.centers[sl] - mu) / sg
+        z2 = z * z
+        he3, he4 = z * (z2 - 3), z2 * (z2 - 6) + 3
+        gauss = np.exp(-0.5 * z2) * (self.widths_exposure[sl] / np.sqrt(2 * np.pi)) / sg
+        poly = 1.0 + h3 * he3 / 6.0 + h4 * he4 / 24.0
+        f = gauss * poly
+        if not grad:
+            return f
+        dfdz = gauss * (-z * poly + h3 * (3 * z**2 - 3) / 6.0 + h4 * (4 * z**3 - 12 * z) / 24.0)
+        return f, (-dfdz / sg, -f / sg - dfdz * z / sg, gauss * he3 / 6.0, gauss * he4 / 24.0)
 
     def expected(self, theta: np.ndarray, q: np.ndarray | None = None,
                  m_gev: np.ndarray | None = None) -> np.ndarray:
         """Expected counts (n, n_window) for theta (n, n_par) [and signal q (n, 4), m (n,)]."""
         theta = np.atleast_2d(theta)
         nk = len(self.lin)
-        g = taylor_coefficients(theta[:, I_DS], theta[:, I_DR])[:nk]
-        nu = np.zeros((len(theta), len(self.n)))
-        amp = theta[:, :N_LIN]
-        for k in range(nk):
-            nu += (amp * g[k][:, None]) @ self.lin[k]
-        nu += theta[:, I_PO, None] * self.po210(theta)
+        g = taylor_coefficients(theta[:, I_DS], theta[:, I_DR])[:nk]          # (nk, n)
+        coef = (g.T[:, :, None] * theta[:, None, :N_LIN]).reshape(len(theta), -1)
+        nu = coef @ self.lin.reshape(-1, self.lin.shape[-1])
+        # 210Po only where it is non-negligible for this batch (|z| < 12 for every point)
+        lo = np.searchsorted(self.centers, np.min(theta[:, I_MU] - 12 * theta[:, I_SG]))
+        hi = np.searchsorted(self.centers, np.max(theta[:, I_MU] + 12 * theta[:, I_SG]))
+        if hi > lo:
+            nu[:, lo:hi] += theta[:, I_PO, None] * self.po210(theta, sl=slice(lo, hi))
         if q is not None and self.sig is not None:
             nu += self.signal_counts(theta, q, m_gev)
         return nu
@@ -192,7 +216,7 @@ class SpectrumModel:
         g = taylor_coefficients(np.array([ds]), np.array([dr]))[:nk, 0]
         tmpl = np.tensordot(g, basis, axes=1)                  # (n_lin, nb)
         amp = th[:N_LIN]
-        gpo = self.po210(th)
+        gpo, dpo = self.po210(th, grad=True)
         nu = amp @ tmpl + th[I_PO] * gpo
         if np.any(nu <= 0):
             return 1e30, np.zeros_like(x)
@@ -202,9 +226,8 @@ class SpectrumModel:
         grad = np.empty_like(th)
         grad[:N_LIN] = tmpl @ r
         grad[I_PO] = gpo @ r
-        z = (self.centers - th[I_MU]) / th[I_SG]
-        grad[I_MU] = th[I_PO] * (gpo * z / th[I_SG]) @ r
-        grad[I_SG] = th[I_PO] * (gpo * (z**2 - 1) / th[I_SG]) @ r
+        for i, d in zip((I_MU, I_SG, I_H3, I_H4), dpo):
+            grad[i] = th[I_PO] * d @ r
         if nk == 6:
             dgs = np.array([0, 1, 0, ds, 0, dr])
             dgr = np.array([0, 0, 1, 0, dr, ds])
@@ -234,7 +257,7 @@ class SpectrumModel:
         for _ in range(3):
             res = minimize(self._objective, x0, args=(basis, fixed_mask, x0), jac=True,
                            method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": 5000, "ftol": 1e-13, "gtol": 1e-7, "maxcor": 30})
+                           options={"maxiter": 5000, "ftol": 1e-11, "gtol": 1e-6, "maxcor": 30})
             if best is None or res.fun < best.fun - 1e-6:
                 best = res
                 x0 = np.where(fixed_mask, x0, res.x)
@@ -303,7 +326,8 @@ class BorexinoLikelihood(Likelihood):
 
     def start_theta(self) -> np.ndarray:
         """Starting parameters of the SM fit (published Phase-II values, SSM 8B)."""
-        theta0 = np.array([START[k] for k in LINEAR] + [START["po210"], 410.0, 35.0, 0.0, 0.0])
+        theta0 = np.array([START[k] for k in LINEAR] + [START["po210"], 440.0, 37.0, 0.0, 0.0,
+                                                         0.0, 0.0])
         theta0[4] = self.ssm_rates[4]
         return theta0
 
@@ -338,12 +362,13 @@ class BorexinoLikelihood(Likelihood):
 
     def _nuisances(self) -> tuple[Nuisance, ...]:
         """Nuisance parameters; Gaussian priors: CNO (HZ-SSM, not in 'solar_model' where the
-        SSM term constrains it), 8B (SSM rate, B16 width; same exception), 14C (40 +- 2 Bq)."""
+        SSM term constrains it), 8B (SSM rate, B16 width; same exception), 14C (40 +- 2 Bq),
+        pile-up (2.0 %, Borexino's constraint)."""
         out = []
         ssm = self.variant == "solar_model"
         for k in PARAMS:
             unit = {"po210_mu_kev": "keV", "po210_sigma_kev": "keV", "energy_scale": "1",
-                    "resolution": "1"}.get(k, "cpd/100t")
+                    "resolution": "1", "po210_skew": "1", "po210_kurt": "1"}.get(k, "cpd/100t")
             if k == "cno" and not ssm:
                 out.append(Nuisance(k, unit, "gaussian", *CNO_HZ_CPD100T, low=0.0,
                                     description="CNO rate, HZ-SSM (PRD 100 (2019) 082004)"))
@@ -351,6 +376,11 @@ class BorexinoLikelihood(Likelihood):
                 r = float(self.ssm_rates[4])
                 out.append(Nuisance(k, unit, "gaussian", r, r * self.ssm_fractional_uncertainty(
                     "b8"), low=0.0, description="8B rate, B16 SSM"))
+            elif k == "pileup":
+                c = float(load_phase2().components["pileup"].sum())
+                out.append(Nuisance(k, unit, "gaussian", c, c * PILEUP_REL_WIDTH, low=0.0,
+                                    description="pile-up in N_h 93-950: Borexino's fitted curve "
+                                    "integral +- 2.0 % (137.5 +- 2.8 cpd/100 t)"))
             elif k == "c14":
                 out.append(Nuisance(k, unit, "gaussian", *C14_CPD100T, low=0.0,
                                     description="14C activity 40.0 +- 2.0 Bq/100 t"))
@@ -364,6 +394,9 @@ class BorexinoLikelihood(Likelihood):
                 out.append(Nuisance(k, unit, "uniform", low=250.0, high=700.0))
             elif k == "po210_sigma_kev":
                 out.append(Nuisance(k, unit, "uniform", low=5.0, high=150.0))
+            elif k in ("po210_skew", "po210_kurt"):
+                out.append(Nuisance(k, "1", "uniform", low=-0.5, high=0.5,
+                                    description="210Po peak shape (Gram-Charlier)"))
             else:
                 out.append(Nuisance(k, unit, "uniform", low=0.0, high=np.inf))
         return tuple(out)
@@ -444,7 +477,7 @@ class BorexinoLikelihood(Likelihood):
     def profile(self, observables: Mapping[str, np.ndarray]) -> np.ndarray:
         """ln L maximised over all nuisances (with their Gaussian priors), (n,)."""
         q, m, bad = self._strengths(observables)
-        chi, _ = self.profile_chi2(q, np.where(bad, 0.0, m))
+        chi, _ = self.profile_chi2(np.where(bad[:, None], 0.0, q), np.where(bad, 0.0, m))
         return np.where(bad, -np.inf, -0.5 * chi)
 
     def best_fit_sm(self) -> dict[str, float]:
