@@ -173,3 +173,23 @@ def test_fast_mode_vectorised_never_nan(lk_fast):
     assert np.all(ll <= lk_fast.fast.lnl_sm + 1.0)
     obs["m_aprime_gev"][0] = np.nan
     assert lk_fast.loglike(obs)[0] == -np.inf
+
+
+def test_cache_key_follows_data_code_and_options(tmp_path, monkeypatch):
+    import shutil
+
+    from globalfit.paths import data_dir
+    from likelihoods.borexino import cache
+
+    for sub in ("borexino", "solar"):
+        shutil.copytree(data_dir() / sub, tmp_path / sub)
+    monkeypatch.setenv("GLOBALFIT_DATA_DIR", str(tmp_path))
+    key = cache.cache_key("x", {"a": 1})
+    assert cache.cache_key("x", {"a": 1}) == key
+    assert cache.cache_key("x", {"a": 2}) != key
+    spec = tmp_path / "borexino" / "phase2_spectrum.csv"
+    spec.write_text(spec.read_text().replace("16.4255", "16.4256", 1))
+    assert cache.cache_key("x", {"a": 1}) != key
+    # every computing module of the package is part of the fingerprint
+    names = {p.name for p in cache._PACKAGE_DIR.glob("*.py")} - set(cache._NOT_COMPUTING)
+    assert {"templates.py", "likelihood.py", "response.py", "fast.py", "recoil.py"} <= names

@@ -1,8 +1,8 @@
 """On-disk cache of the expensive Borexino precomputations (response matrices, templates, grids).
 
 The key is a SHA-256 over the bytes of every shipped data file the likelihood reads
-(``data/borexino/*``, ``data/solar/*``), the source code of every module of this package, and
-the options, so the cache invalidates itself when data, code or options change. Entries are
+(``data/borexino/*``, ``data/solar/*``), the source code of every module of this package that
+computes cached arrays (all but ``_NOT_COMPUTING``), and the options, so the cache invalidates itself when data, code or options change. Entries are
 ``.npz`` files in ``globalfit.paths.cache_dir()``; a corrupt entry is rebuilt.
 """
 from __future__ import annotations
@@ -19,12 +19,14 @@ import numpy as np
 from globalfit.paths import cache_dir, data_dir
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_NOT_COMPUTING = ("__init__.py", "report.py", "calibrate.py")
+"""Modules that produce no cached array (the calibration they write is a hashed data file)."""
 
 
 def source_fingerprint() -> str:
     """SHA-256 of the borexino data files and the package's source code."""
     h = hashlib.sha256()
-    files = sorted(_PACKAGE_DIR.glob("*.py"))
+    files = sorted(p for p in _PACKAGE_DIR.glob("*.py") if p.name not in _NOT_COMPUTING)
     for sub in ("borexino", "solar"):
         folder = data_dir() / sub
         if folder.is_dir():

@@ -62,7 +62,7 @@ def plot_spectrum(lk: BorexinoLikelihood, path: Path) -> None:
                                   th[-2] * th[-1]])[: len(model.lin)], model.lin, axes=1)
     for k, name in enumerate(LINEAR):
         ax.plot(nh, th[k] * tmpl[k] / EXPOSURE_DAY_100T, lw=0.8, label=name)
-    ax.plot(nh, th[PARAMS.index("po210")] * model.po210(th)[0] / EXPOSURE_DAY_100T,
+    ax.plot(nh, th[PARAMS.index("po210")] * model.po210(th) / EXPOSURE_DAY_100T,
             lw=0.8, label="po210")
     ax.set_yscale("log")
     ax.set_ylim(1e-4, 30)
