@@ -25,6 +25,11 @@ from .model.base import Model
 from .priors import Prior, PriorSet
 
 
+EVAL_BLOCK = 16384
+"""Points per block in :meth:`JointPosterior.evaluate` (a multiple of the 2048-point blocks
+of the Borexino full mode, so its blocks are unchanged)."""
+
+
 def sampled_nuisances(like: Likelihood) -> tuple[Nuisance, ...]:
     """The nuisances of ``like`` a sampler must sample: all of ``like.nuisances`` unless the
     likelihood profiles them itself (``mode == "fast"``, e.g. Borexino's interpolated
@@ -98,33 +103,73 @@ class JointPosterior:
     def ndim(self) -> int:
         return self.priors.ndim
 
+    def _parameter_values(self, theta_ok: np.ndarray) -> dict[str, np.ndarray]:
+        """Name -> ``(n_ok,)`` values at the prior-accepted points: sampled parameters as
+        contiguous rows of one transposed copy (elementwise work on strided columns is
+        slower), fixed ones as read-only stride-0 broadcasts of their value (a model may
+        recognise them and do parameter-only work once, see ``DarkTransitionMomentModel``)."""
+        n_ok = theta_ok.shape[0]
+        rows = np.ascontiguousarray(theta_ok.T)
+        values = {name: rows[j] for j, name in enumerate(self.priors.names)}
+        for name, value in self.priors.fixed.items():
+            values[name] = np.broadcast_to(np.float64(value), (n_ok,))
+        return values
+
     def evaluate(self, theta: np.ndarray) -> Evaluation:
-        """Prior, model, every likelihood term and their sum at ``theta`` ``(n, ndim)``."""
+        """Prior, model, every likelihood term and their sum at ``theta`` ``(n, ndim)``.
+
+        Large batches are evaluated in blocks of ``EVAL_BLOCK`` points (every quantity is
+        per point, so the result does not depend on the blocking): the temporaries of one
+        block stay in the CPU cache, which is ~1.4x faster than whole-batch arrays for
+        n >= 1e5."""
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        n = theta.shape[0]
+        if n > EVAL_BLOCK:
+            parts = [self._evaluate(theta[i:i + EVAL_BLOCK]) for i in range(0, n, EVAL_BLOCK)]
+            return Evaluation(
+                log_prior=np.concatenate([e.log_prior for e in parts]),
+                log_like=np.concatenate([e.log_like for e in parts]),
+                terms={k: np.concatenate([e.terms[k] for e in parts]) for k in parts[0].terms},
+                observables={k: np.concatenate([e.observables[k] for e in parts])
+                             for k in parts[0].observables},
+                valid=np.concatenate([e.valid for e in parts]))
+        return self._evaluate(theta)
+
+    def _evaluate(self, theta: np.ndarray) -> Evaluation:
+        """:meth:`evaluate` on one block ``(n, ndim)`` (float64)."""
         n = theta.shape[0]
         log_prior = self.priors.log_prior(theta)
         ok = np.isfinite(log_prior)
-        self.rejections["prior"] += int(n - ok.sum())
-        terms = {label: np.full(n, -np.inf) for label in self.likelihoods}
-        observables: dict[str, np.ndarray] = {o: np.full(n, np.nan)
-                                              for o in self.model.provides}
+        n_ok = int(np.count_nonzero(ok))
+        self.rejections["prior"] += n - n_ok
+        all_ok = n_ok == n
+        terms: dict[str, np.ndarray] = {}
+        observables: dict[str, np.ndarray] = dict.fromkeys(self.model.provides)
         valid = np.zeros(n, dtype=bool)
-        if ok.any():
-            values = self.priors.as_dict(theta[ok])
+        if n_ok:
+            values = self._parameter_values(theta if all_ok else theta[ok])
             params = {name: values[name] for name in self.model_parameters}
             obs, model_valid = self.model.observables(params)
             model_valid = np.asarray(model_valid, dtype=bool)
-            self.rejections["model_domain"] += int((~model_valid).sum())
-            idx = np.flatnonzero(ok)
-            valid[idx] = model_valid
+            all_valid = bool(model_valid.all())
+            self.rejections["model_domain"] += int(model_valid.size
+                                                   - np.count_nonzero(model_valid))
+            idx = None if all_ok else np.flatnonzero(ok)
+            if all_ok:
+                valid = model_valid.copy()
+            else:
+                valid[idx] = model_valid
             for name, arr in obs.items():
-                observables[name] = np.full(n, np.nan)
-                observables[name][idx] = arr
+                if all_ok:
+                    observables[name] = np.asarray(arr, dtype=float)
+                else:
+                    observables[name] = np.full(n, np.nan)
+                    observables[name][idx] = arr
             for label, like in self.likelihoods.items():
                 nuis = {nu.name: values[f"{label}.{nu.name}"] for nu in like.nuisances
                         if f"{label}.{nu.name}" in values} or None
                 sub = {k: obs[k] for k in like.requires}
-                if model_valid.all():
+                if all_valid:
                     val = np.asarray(like.loglike(sub, nuis), dtype=float)
                 else:
                     keep = model_valid
@@ -141,12 +186,24 @@ class JointPosterior:
                         warnings.warn(f"likelihood {label!r} returned NaN at {int(bad.sum())} "
                                       "point(s); treated as -inf", RuntimeWarning, stacklevel=2)
                     val = np.where(bad, -np.inf, val)
-                val = np.where(model_valid, val, -np.inf)
-                terms[label][idx] = val
+                if not all_valid:
+                    val = np.where(model_valid, val, -np.inf)
+                if all_ok:
+                    terms[label] = val if val.base is None else val.copy()
+                else:
+                    terms[label] = np.full(n, -np.inf)
+                    terms[label][idx] = val
+        for name, arr in observables.items():
+            if arr is None:
+                observables[name] = np.full(n, np.nan)
+        for label in self.likelihoods:
+            if label not in terms:
+                terms[label] = np.full(n, -np.inf)
         log_like = np.zeros(n)
-        for val in terms.values():
-            log_like = log_like + val
-        log_like[~(ok & valid)] = -np.inf
+        for label in self.likelihoods:
+            log_like = log_like + terms[label]
+        if not (all_ok and valid.all()):
+            log_like[~(ok & valid)] = -np.inf
         return Evaluation(log_prior=log_prior, log_like=log_like, terms=terms,
                           observables=observables, valid=valid)
 

@@ -136,3 +136,14 @@ def test_shipped_files_match_reference_data():
     raw = np.genfromtxt(SHARED / "mc_pdfs_keV" / "pp_pdfkeV__16.txt", delimiter=",")
     content = raw[:, 2] * (raw[:, 1] - raw[:, 0])
     assert np.allclose(pdfs.shapes["pp"], content / content.sum(), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_calibration_step1_is_reproducible():
+    """Re-running step 1 of calibrate.py reproduces the saved Phase-III parameters."""
+    from likelihoods.borexino.calibrate import calibrate_phase3
+    saved = load_calibration()
+    p3, info = calibrate_phase3()
+    assert p3.light_yield_kev_per_mev == pytest.approx(saved.light_yield_kev_per_mev, rel=2e-3)
+    assert p3.a_kev == pytest.approx(saved.a_kev, rel=0.03)
+    assert sum(info["shape_chi2"][g] for g in CAL_GROUPS) < 20.0

@@ -54,7 +54,7 @@ from numpy.typing import ArrayLike
 from .. import constants as C
 from ..errors import ConfigError, ParameterError
 from .base import Model, ParameterSpec
-from .decays import aprime_widths
+from .decays import _aprime_widths
 from .loops import loop_fermion_flip, loop_fermion_noflip, loop_scalar_flip
 from .pmns import pmns_matrix
 
@@ -99,6 +99,43 @@ _SAFE_VALUES: dict[str, float] = {
     "dm_s_gev": 0.1, "theta": 0.5, "y0": 0.1, "alpha": 0.5, "kappa_r": 0.0,
 }
 """Finite in-domain values substituted for invalid points before evaluation."""
+
+
+# Exact-zero bookkeeping for the flavour algebra. Components that are exactly zero for every
+# point (e.g. the tau entries of y and y' for the default n = e, m = mu directions) are carried
+# as None and skipped: for finite x, x * 0 = 0, x + 0 = x and 0 - x = -x exactly, so the
+# non-zero results are bit-identical to the dense computation (up to the sign of zeros,
+# irrelevant because every observable is a square), with fewer array operations.
+def _mul(a, b):
+    return None if a is None or b is None else a * b
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def _sub(a, b):
+    if b is None:
+        return a
+    return -b if a is None else a - b
+
+
+def _scaled(c: float, x: np.ndarray) -> np.ndarray | None:
+    """c * x with c a Python float: None for c == 0, x itself for c == 1 (both exact)."""
+    if c == 0.0:
+        return None
+    return x if c == 1.0 else c * x
+
+
+def _full(x: np.ndarray | None, n: int) -> np.ndarray:
+    """x as a fresh (n,) array: zeros for None, broadcast for a reduced (1,) array."""
+    if x is None:
+        return np.zeros(n)
+    if x.shape == (n,):
+        return x
+    return np.full(n, x[0])
 
 _PROVIDES: tuple[str, ...] = (
     "m_aprime_gev", "eps", "br_inv", "gamma_total_gev", "gamma_inv_gev", "gamma_vis_gev",
@@ -192,10 +229,12 @@ class DarkTransitionMomentModel(Model):
         """Vacuum-limit weights (P_e1^{2nu} = cos^2 theta12) used for mu_eff."""
 
     # ---- parameter handling ---------------------------------------------------------------
-    def _prepare(self, params: Mapping[str, ArrayLike]) -> tuple[dict[str, np.ndarray],
-                                                                   np.ndarray]:
+    def _prepare(self, params: Mapping[str, ArrayLike], reduce_constants: bool = False
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Broadcast the model parameters to (n,), build the validity mask, and replace invalid
-        points by safe in-domain values."""
+        points by safe in-domain values. With ``reduce_constants``, a parameter given as a
+        stride-0 broadcast (a fixed parameter, see ``JointPosterior.evaluate``) is returned as
+        a (1,) array, so that work depending only on fixed parameters is done once."""
         missing = [s.name for s in self.parameters if s.name not in params]
         if missing:
             raise ParameterError(f"{missing[0]}: parameter missing for model {self.name!r} "
@@ -210,7 +249,10 @@ class DarkTransitionMomentModel(Model):
             raise ParameterError(f"parameters of model {self.name!r}: expected scalars or "
                                  f"(n_points,) arrays, found shape {arrays[0].shape}")
         arrays = [np.atleast_1d(a) for a in arrays]
-        valid = np.ones(arrays[0].shape, dtype=bool)
+        shape = arrays[0].shape
+        if reduce_constants and shape[0] > 1:
+            arrays = [a[:1] if a.strides[0] == 0 else a for a in arrays]
+        valid = np.ones(shape, dtype=bool)
         for spec, arr in zip(self.parameters, arrays):
             valid &= np.isfinite(arr) & (arr >= spec.low) & (arr <= spec.high)
         out: dict[str, np.ndarray] = {}
@@ -222,14 +264,16 @@ class DarkTransitionMomentModel(Model):
 
     def _yukawas(self, p: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray],
                                                               list[np.ndarray]]:
-        """(y, y') as lists of three (n,) arrays (e, mu, tau)."""
+        """(y, y') as lists of three (n,) arrays (e, mu, tau); None marks a component that is
+        exactly zero (see ``_mul``)."""
         if self.yukawa_parametrisation == "vectors":
             return ([p["y_e"], p["y_mu"], p["y_tau"]],
                     [p["yp_e"], p["yp_mu"], p["yp_tau"]])
         y0, alpha = p["y0"], p["alpha"]
         ca, sa = y0 * np.cos(alpha), y0 * np.sin(alpha)
-        y = [y0 * self.n[i] for i in range(3)]
-        yp = [ca * self.n[i] + sa * self.m[i] for i in range(3)]
+        n, m = self.n.tolist(), self.m.tolist()
+        y = [_scaled(n[i], y0) for i in range(3)]
+        yp = [_add(_scaled(n[i], ca), _scaled(m[i], sa)) for i in range(3)]
         return y, yp
 
     @staticmethod
@@ -246,13 +290,14 @@ class DarkTransitionMomentModel(Model):
     def _dipole_vector(self, p: Mapping[str, np.ndarray], y: list[np.ndarray],
                        yp: list[np.ndarray], m1_sq: np.ndarray, m2_sq: np.ndarray,
                        r1: np.ndarray, r2: np.ndarray) -> list[np.ndarray]:
-        """(lambda_23, lambda_31, lambda_12) in the flavour basis, GeV^-1, each (n,)."""
+        """(lambda_23, lambda_31, lambda_12) in the flavour basis, GeV^-1, each (n,) (None:
+        exactly zero)."""
         bracket = loop_scalar_flip(r1) / m1_sq - loop_scalar_flip(r2) / m2_sq
         k = (p["g_d"] * p["m_n_gev"] / (16.0 * math.pi**2)
              * (0.5 * np.sin(2.0 * p["theta"])) * bracket)
-        return [k * (y[1] * yp[2] - y[2] * yp[1]),
-                k * (y[2] * yp[0] - y[0] * yp[2]),
-                k * (y[0] * yp[1] - y[1] * yp[0])]
+        return [_mul(k, _sub(_mul(y[1], yp[2]), _mul(y[2], yp[1]))),
+                _mul(k, _sub(_mul(y[2], yp[0]), _mul(y[0], yp[2]))),
+                _mul(k, _sub(_mul(y[0], yp[1]), _mul(y[1], yp[0])))]
 
     # ---- public helpers -------------------------------------------------------------------
     def dipole_matrix_flavour(self, params: Mapping[str, ArrayLike]) -> np.ndarray:
@@ -261,6 +306,7 @@ class DarkTransitionMomentModel(Model):
         p, valid = self._prepare(params)
         y, yp = self._yukawas(p)
         v = self._dipole_vector(p, y, yp, *self._mass_ratios(p))
+        v = [_full(x, valid.shape[0]) for x in v]
         lam = np.zeros(v[0].shape + (3, 3))
         lam[:, 1, 2], lam[:, 2, 0], lam[:, 0, 1] = v
         lam[:, 2, 1], lam[:, 0, 2], lam[:, 1, 0] = -v[0], -v[1], -v[2]
@@ -283,34 +329,42 @@ class DarkTransitionMomentModel(Model):
         (P_e1^{2nu} = cos^2 theta12, as in Canas et al. 2016), mu_eff2_mub2 = mu_eff_mub^2
         (the energy-independent approximation of the same quantity), BRs dimensionless.
         """
-        p, valid = self._prepare(params)
+        # Fixed parameters arrive as stride-0 broadcasts and are reduced to (1,) arrays: the
+        # loop functions, mass ratios and theta factors are then computed once per call.
+        p, valid = self._prepare(params, reduce_constants=True)
+        n = valid.shape[0]
         y, yp = self._yukawas(p)
         m1_sq, m2_sq, r1, r2 = self._mass_ratios(p)
         v = self._dipole_vector(p, y, yp, m1_sq, m2_sq, r1, r2)
 
         # Mass basis: Lambda^m_k = det(U) sum_a conj(U_ak) v_a; |det U| = 1.
         eps_sq = p["eps"] * p["eps"] / self._mu_b2
-        u_re, u_im = self._u_re, self._u_im
+        u_re, u_im = self._u_re.tolist(), self._u_im.tolist()
         lam2 = []
         for k in range(3):
-            re = u_re[0, k] * v[0] + u_re[1, k] * v[1] + u_re[2, k] * v[2]
-            im = u_im[0, k] * v[0] + u_im[1, k] * v[1] + u_im[2, k] * v[2]
-            lam2.append(eps_sq * (re * re + im * im))
+            re = _add(_add(_mul(u_re[0][k], v[0]), _mul(u_re[1][k], v[1])),
+                      _mul(u_re[2][k], v[2]))
+            im = _add(_add(_mul(u_im[0][k], v[0]), _mul(u_im[1][k], v[1])),
+                      _mul(u_im[2][k], v[2]))
+            sq = _add(_mul(re, re), _mul(im, im))
+            lam2.append(_full(eps_sq * (0.0 if sq is None else sq), n))
         w = self.solar_weights
         mu_eff2 = w[0] * lam2[0] + w[1] * lam2[1] + w[2] * lam2[2]
 
         br_lfv = self._lfv_branching_ratios(p, y, yp, m1_sq, m2_sq, r1, r2)
-        widths = aprime_widths(p["m_aprime_gev"], p["eps"], p["g_d"], p["m_n_gev"],
-                               p["m_s_gev"], p["m_s_gev"] + p["dm_s_gev"],
-                               q_n=self.q_n, q_s=self.q_s)
+        widths = _aprime_widths(p["m_aprime_gev"], p["eps"], p["g_d"], p["m_n_gev"],
+                                p["m_s_gev"], p["m_s_gev"] + p["dm_s_gev"],
+                                q_n=self.q_n, q_s=self.q_s)
         obs = {
-            "m_aprime_gev": p["m_aprime_gev"].copy(), "eps": p["eps"].copy(),
+            "m_aprime_gev": _full(p["m_aprime_gev"].copy(), n),
+            "eps": _full(p["eps"].copy(), n),
             "br_inv": widths["br_inv"], "gamma_total_gev": widths["gamma_total"],
             "gamma_inv_gev": widths["gamma_inv"], "gamma_vis_gev": widths["gamma_vis"],
             "lam2_1_mub2": lam2[0], "lam2_2_mub2": lam2[1], "lam2_3_mub2": lam2[2],
             "mu_eff2_mub2": mu_eff2, "mu_eff_mub": np.sqrt(mu_eff2),
             **br_lfv,
         }
+        obs = {key: _full(val, n) for key, val in obs.items()}
         if not valid.all():
             obs = {key: np.where(valid, val, 0.0) for key, val in obs.items()}
         return obs, valid
@@ -320,8 +374,8 @@ class DarkTransitionMomentModel(Model):
                               r1: np.ndarray, r2: np.ndarray) -> dict[str, np.ndarray]:
         """BR(mu -> e gamma), BR(tau -> e gamma), BR(tau -> mu gamma) (module docstring)."""
         ct, st = np.cos(p["theta"]), np.sin(p["theta"])
-        c1 = [y[a] * ct - yp[a] * st for a in range(3)]        # couplings to phi_1
-        c2 = [y[a] * st + yp[a] * ct for a in range(3)]        # couplings to phi_2
+        c1 = [_sub(_mul(y[a], ct), _mul(yp[a], st)) for a in range(3)]   # couplings to phi_1
+        c2 = [_add(_mul(y[a], st), _mul(yp[a], ct)) for a in range(3)]   # couplings to phi_2
         norm = 1.0 / (16.0 * math.pi**2)
         # No-flip parts f(x_k) / (2 * 16 pi^2 M_k^2)
         f1 = (0.5 * norm) * loop_fermion_noflip(r1) / m1_sq
@@ -336,11 +390,13 @@ class DarkTransitionMomentModel(Model):
                 ("br_mu_e_gamma", 1, 0, C.M_MU_GEV, 1.0),
                 ("br_tau_e_gamma", 2, 0, C.M_TAU_GEV, C.BR_TAU_E_NU_NU),
                 ("br_tau_mu_gamma", 2, 1, C.M_TAU_GEV, C.BR_TAU_MU_NU_NU)):
-            pair1 = c1[light] * c1[heavy]
-            pair2 = c2[light] * c2[heavy]
-            a_noflip = pair1 * f1 + pair2 * f2
-            if self.right_handed:
-                a_flip = kappa * (pair1 * g1 + pair2 * g2) / m_heavy
+            pair1 = _mul(c1[light], c1[heavy])
+            pair2 = _mul(c2[light], c2[heavy])
+            a_noflip = _add(_mul(pair1, f1), _mul(pair2, f2))
+            if a_noflip is None:                    # no coupling to this lepton pair
+                amp2 = 0.0 * p["eps"]
+            elif self.right_handed:
+                a_flip = kappa * _add(_mul(pair1, g1), _mul(pair2, g2)) / m_heavy
                 a_r = a_noflip + a_flip
                 a_l = kappa * kappa * a_noflip + a_flip
                 amp2 = a_r * a_r + a_l * a_l

@@ -196,7 +196,16 @@ def aprime_widths(m_aprime_gev: ArrayLike, eps: ArrayLike, g_d: ArrayLike,
         if not math.isfinite(q):
             raise ParameterError(f"{name}: expected a finite charge, found {q!r}")
     m, eps_, g, m_n, m_s1, m_s2 = np.broadcast_arrays(m, eps_, g, m_n, m_s1, m_s2)
+    out = _aprime_widths(m, eps_, g, m_n, m_s1, m_s2, q_n, q_s)
+    return {key: np.asarray(value, dtype=np.float64) for key, value in out.items()}
 
+
+def _aprime_widths(m: np.ndarray, eps_: np.ndarray, g: np.ndarray, m_n: np.ndarray,
+                   m_s1: np.ndarray, m_s2: np.ndarray, q_n: float = 1.0,
+                   q_s: float = 1.0) -> dict[str, np.ndarray]:
+    """``aprime_widths`` for inputs already checked (finite, masses >= 0) by the caller, with
+    plain numpy broadcasting (a (1,) mass of a fixed parameter stays (1,), so its threshold
+    factors are not repeated per point). Used by the model on its validated parameters."""
     inv_m = _inverse_mass(m)
     visible_scale = (C.ALPHA_EM / 3.0) * eps_ * eps_ * m
     gamma_ee = visible_scale * _vector_to_fermions(m, inv_m, C.M_E_GEV)
@@ -219,7 +228,7 @@ def aprime_widths(m_aprime_gev: ArrayLike, eps: ArrayLike, g_d: ArrayLike,
         "gamma_ss": gamma_ss, "gamma_inv": gamma_inv, "gamma_total": gamma_total,
         "br_inv": br_inv,
     }
-    return {key: np.asarray(value, dtype=np.float64) for key, value in out.items()}
+    return out
 
 
 def decay_length_cm(gamma_total_gev: ArrayLike, m_aprime_gev: ArrayLike,

@@ -48,37 +48,94 @@ def initial_positions(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
 
 
 class _KeepOpen:
-    """Context manager handing out an open h5py file without closing it on exit."""
+    """Context manager handing out an open h5py file without closing it on exit; flushes
+    to disk on exit when the file was opened for writing."""
 
-    def __init__(self, f: Any) -> None:
-        self.f = f
+    def __init__(self, f: Any, write: bool) -> None:
+        self.f, self.write = f, write
 
     def __enter__(self) -> Any:
         return self.f
 
     def __exit__(self, *exc: object) -> None:
-        self.f.flush()
+        if self.write:
+            self.f.flush()
 
 
 def _backend(path: Path) -> Any:
     """An ``emcee.backends.HDFBackend`` that keeps its file open between steps and flushes
-    after each one (emcee's own backend reopens the file at every step, which costs more
-    than a cheap likelihood evaluation)."""
+    after each write (emcee's own backend reopens the file at every step, which costs more
+    than a cheap likelihood evaluation). The file content is the same as emcee's: every
+    step (coordinates, log-probabilities, acceptance counts, random state, iteration) is
+    written and flushed before the next one starts; only the per-step metadata reads
+    (iteration, shape, blob flag) are served from memory, and the dataset handles are kept."""
     import emcee
     import h5py
 
     class Backend(emcee.backends.HDFBackend):
         _file: Any = None
+        _meta: dict | None = None
 
         def open(self, mode: str = "r") -> Any:
             if self._file is None:
                 self._file = h5py.File(self.filename, "a")
-            return _KeepOpen(self._file)
+            return _KeepOpen(self._file, mode != "r")
 
         def close(self) -> None:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            self._meta = None
+
+        def _metadata(self) -> dict:
+            """Cached group handle, datasets and attributes read at every step."""
+            if self._meta is None:
+                with self.open() as f:
+                    g = f[self.name]
+                    self._meta = {
+                        "group": g, "chain": g["chain"], "log_prob": g["log_prob"],
+                        "accepted_ds": g["accepted"], "accepted": g["accepted"][...],
+                        "iteration": int(g.attrs["iteration"]),
+                        "has_blobs": bool(g.attrs["has_blobs"]),
+                        "shape": (g.attrs["nwalkers"], g.attrs["ndim"]),
+                    }
+            return self._meta
+
+        def reset(self, nwalkers: int, ndim: int) -> None:
+            self._meta = None
+            super().reset(nwalkers, ndim)
+
+        def grow(self, ngrow: int, blobs: Any) -> None:
+            self._meta = None
+            super().grow(ngrow, blobs)
+            self._meta = None
+
+        def has_blobs(self) -> bool:
+            return self._metadata()["has_blobs"]
+
+        @property
+        def iteration(self) -> int:
+            return self._metadata()["iteration"]
+
+        @property
+        def shape(self) -> tuple[int, int]:
+            return self._metadata()["shape"]
+
+        def save_step(self, state: Any, accepted: np.ndarray) -> None:
+            self._check(state, accepted)
+            meta = self._metadata()
+            g, it = meta["group"], meta["iteration"]
+            with self.open("a"):
+                meta["chain"][it, :, :] = state.coords
+                meta["log_prob"][it, :] = state.log_prob
+                if state.blobs is not None:
+                    g["blobs"][it, :] = state.blobs
+                meta["accepted"] += accepted
+                meta["accepted_ds"][:] = meta["accepted"]
+                for i, v in enumerate(state.random_state):
+                    g.attrs[f"random_state_{i}"] = v
+                g.attrs["iteration"] = it + 1
+            meta["iteration"] = it + 1
 
     return Backend(str(path), name="mcmc")
 

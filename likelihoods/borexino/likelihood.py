@@ -411,8 +411,9 @@ class BorexinoLikelihood(Likelihood):
         return Quadratic(np.array(rows), np.array(c), np.array(w))
 
     # --- observables ----------------------------------------------------------------------
-    def _strengths(self, observables: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(q (n, 4) [universal, k=1..3] in mu_B^2, m (n,) GeV) from the observables."""
+    def _strengths(self, observables: Mapping[str, np.ndarray]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(q (n, 4) [universal, k=1..3] in mu_B^2, m (n,) GeV, invalid-point mask (n,))."""
         missing = [k for k in self.requires if k not in observables]
         if missing:
             raise ParameterError(f"observables: missing {', '.join(missing)}")
