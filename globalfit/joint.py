@@ -207,13 +207,23 @@ class JointPosterior:
         return Evaluation(log_prior=log_prior, log_like=log_like, terms=terms,
                           observables=observables, valid=valid)
 
+    def _blockwise(self, theta: np.ndarray, attr: str) -> np.ndarray:
+        """One attribute of :class:`Evaluation` at ``theta``, evaluated in blocks of
+        ``EVAL_BLOCK`` points without assembling the other fields."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        n = theta.shape[0]
+        if n <= EVAL_BLOCK:
+            return getattr(self._evaluate(theta), attr)
+        return np.concatenate([getattr(self._evaluate(theta[i:i + EVAL_BLOCK]), attr)
+                               for i in range(0, n, EVAL_BLOCK)])
+
     def log_posterior(self, theta: np.ndarray) -> np.ndarray:
         """Vectorised log-posterior ``(n, ndim) -> (n,)``, finite or ``-inf``."""
-        return self.evaluate(theta).log_post
+        return self._blockwise(theta, "log_post")
 
     def log_likelihood(self, theta: np.ndarray) -> np.ndarray:
         """Vectorised joint log-likelihood (prior-excluded; ``-inf`` outside the support)."""
-        return self.evaluate(theta).log_like
+        return self._blockwise(theta, "log_like")
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         return self.log_posterior(theta)
