@@ -63,6 +63,7 @@ class FastGrid:
         self.lnl_sm = float(arrays["lnl_sm"])
         self.n_fine = arrays["n_fine"]            # (4, n_fine) N_w on LOG10_M_FINE
         self.n0 = arrays["n_zero"]                # (4,) N_w(0)
+        self.log_n_fine = np.log(np.maximum(self.n_fine, 1e-300))
         # Spline in the signal strength s = u^2, in which Delta ln L is close to quadratic
         # (Gaussian regime), so a cubic spline is accurate with few nodes.
         self.s = self.u**2
@@ -86,7 +87,7 @@ class FastGrid:
         x = (lmc - LOG10_M_FINE[0]) / (LOG10_M_FINE[1] - LOG10_M_FINE[0])
         i = np.clip(x.astype(int), 0, len(LOG10_M_FINE) - 2)
         f = x - i
-        logn = np.log(np.maximum(self.n_fine, 1e-300))
+        logn = self.log_n_fine
         nw = np.exp(logn[:, i] * (1 - f) + logn[:, i + 1] * f)            # (4, n)
         nw = np.where(m[None, :] < 10 ** LOG10_M_FINE[0], self.n0[:, None], nw)
         nw = nw * 10.0 ** (-4.0 * np.maximum(lm - top, 0.0))[None, :]
