@@ -191,12 +191,8 @@ def test_cobaya_classes_expose_the_likelihood_inputs(cobaya):
 
 
 def test_cobaya_borexino_inputs(cobaya):
-    from globalfit.errors import DataFileError
     from likelihoods.borexino import BorexinoLikelihood
-    try:
-        like = BorexinoLikelihood(variant="radiochemical", mode="fast")
-    except DataFileError as exc:
-        pytest.skip(f"Borexino data not available: {exc}")
+    like = BorexinoLikelihood(variant="radiochemical", mode="fast")
     from cobaya.model import get_model
     model = get_model({"likelihood": {"borexino": {
         "class": "likelihoods.adapters.cobaya.Borexino",

@@ -194,7 +194,7 @@ def test_seed_benchmark_invisible_threshold_at_two_m_n():
     """Seed benchmark m_N = 100 MeV, M_S = 300 MeV, dM_S = 100 MeV, g_D = 0.1: below
     m_A' = 2 m_N = 200 MeV the A' cannot decay invisibly (BR_inv -> 0) and the NA64 bound
     must disappear; above, the limit is the published one divided by sqrt(BR_inv)."""
-    decays = pytest.importorskip("globalfit.model.decays")
+    from globalfit.model import decays
     lik = NA64Likelihood()
     pars = dict(g_d=0.1, m_n_gev=0.1, m_s1_gev=0.3, m_s2_gev=0.4)
 
