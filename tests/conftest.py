@@ -93,6 +93,14 @@ class GaussLikelihoodB(GaussLikelihood):
     name = "toy_gauss_b"
 
 
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """Quantile ``q`` of samples ``x`` with weights ``w`` (midpoint CDF, linear)."""
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return float(np.interp(q, cdf, x))
+
+
 def toy_config(name: str = "toy", sampler: Mapping[str, Any] | None = None,
                **updates: Any) -> dict[str, Any]:
     """A small fit config: x ~ U(-5, 5) measured as 1 +- 0.5, y ~ U(-5, 5) measured as

@@ -15,19 +15,13 @@ from likelihoods.adapters import EXPERIMENTS, experiment_bridge
 from likelihoods.meg import MEGLikelihood
 from likelihoods.na64 import NA64Likelihood, eps90_published
 
+from conftest import weighted_quantile
+
 bilby = pytest.importorskip("bilby")
 
 M_TEST_GEV = 0.01
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning",
                                         "ignore::DeprecationWarning")
-
-
-def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Quantile ``q`` of samples ``x`` with weights ``w`` (midpoint CDF, linear)."""
-    order = np.argsort(x)
-    x, w = x[order], w[order]
-    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return float(np.interp(q, cdf, x))
 
 
 def _run(likelihood, priors: dict, tmp_path, label: str, seed: int, nlive: int = 200):

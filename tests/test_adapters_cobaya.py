@@ -19,18 +19,12 @@ from likelihoods.base import Nuisance
 from likelihoods.meg import MEGLikelihood
 from likelihoods.na64 import NA64Likelihood, eps90_published
 
+from conftest import weighted_quantile
+
 M_TEST_GEV = 0.01      # NA64 test mass (10 MeV)
 # Cobaya 3.6 with pandas >= 2.3 warns about its own progress table; not ours
 pytestmark = pytest.mark.filterwarnings("ignore:Setting a value on a DataFrame",
                                         "ignore::DeprecationWarning")
-
-
-def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Quantile ``q`` of samples ``x`` with weights ``w`` (midpoint CDF, linear)."""
-    order = np.argsort(x)
-    x, w = x[order], w[order]
-    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return float(np.interp(q, cdf, x))
 
 
 # --------------------------------------------------------------------------------------
