@@ -5,16 +5,19 @@ the key path, with a close-match suggestion for misspelt keys::
 
     fit.yaml: likelihoods.borexino.exposre_days: unknown option (did you mean 'exposure_days'?)
 
-Likelihood and model options are checked against the constructor signature
-(``inspect.signature``) of the registered class. The keys are documented in
+A model or likelihood is named by its registry name or by the name of an installed plugin
+(entry-point groups ``globalfit.models``, ``globalfit.likelihoods``); any other name is
+rejected before anything is imported. Their options are checked against the options the class
+declares (``globalfit.options.validate_options``, the same code for every component); an
+option whose ``unit`` is ``"file"`` is a path, resolved against the config's folder and
+required to exist. Every prior box of a parameter that a likelihood requires as an observable
+must lie inside that likelihood's declared ``domain``. The keys are documented in
 ``docs/fitting.md``. This module and ``cli.py`` are the only ones that read YAML.
 """
 from __future__ import annotations
 
 import copy
 import difflib
-import importlib
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,12 +25,15 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from likelihoods import REGISTRY as LIKELIHOOD_REGISTRY
+from likelihoods import known as known_likelihoods, likelihood_class
 from likelihoods.base import Likelihood
+from likelihoods.evaluate import nuisance_parameter_name
 from .errors import ConfigError, GlobalFitError
-from .joint import JointPosterior, nuisance_prior, sampled_nuisances
-from .model import REGISTRY as MODEL_REGISTRY
+from .joint import JointPosterior, nuisance_prior
+from .model import known as known_models, model_class
 from .model.base import Model
+from .observables import OBSERVABLES
+from .options import Option, short_repr, validate_options
 from .priors import PRIOR_KINDS, Prior, PriorSet
 from .units import parse_quantity
 
@@ -82,7 +88,8 @@ OUTPUT_KEYS: dict[str, tuple[type | tuple, Any, tuple | None]] = {
     "directory": (str, "chains", None),
     "plots": (bool, True, None),
 }
-FILE_OPTION_SUFFIXES = ("_file", "_path", "file", "path")
+FILE_UNIT = "file"
+"""``Option.unit`` of an option that names a file (resolved against the config's folder)."""
 
 
 def _suggest(key: str, options: Any) -> str:
@@ -104,27 +111,6 @@ def _check_type(value: Any, types: type | tuple) -> bool:
     if isinstance(value, int) and float in types:
         return True
     return isinstance(value, types)
-
-
-def _import_target(target: str) -> type:
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-def resolve_class(name: str, registry: Mapping[str, str]) -> type:
-    """A registered class by name, or any class given as ``"package.module:Class"``."""
-    if name in registry:
-        return _import_target(registry[name])
-    if ":" in name:
-        return _import_target(name)
-    raise KeyError(name)
-
-
-def constructor_options(cls: type) -> dict[str, inspect.Parameter]:
-    """Keyword options of ``cls.__init__`` (``self`` and ``*args``/``**kwargs`` dropped)."""
-    sig = inspect.signature(cls.__init__)
-    return {n: p for n, p in sig.parameters.items()
-            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 @dataclass
@@ -171,7 +157,8 @@ class _Validator:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.fail(key, f"expected a mapping, found {type(value).__name__} {value!r}")
+            self.fail(key, f"expected a mapping, found {type(value).__name__} "
+                           f"{short_repr(value)}")
         for k in value:
             if not isinstance(k, str):
                 self.fail(f"{key}.{k}" if key else str(k), "keys must be strings")
@@ -200,39 +187,20 @@ class _Validator:
             out[name] = value
         return out
 
-    def options(self, cls: type, options: dict, key: str) -> dict:
-        """Check ``options`` against the constructor of ``cls``; return them resolved with
-        the constructor defaults."""
-        params = constructor_options(cls)
-        self.keys(options, params, key, "unknown option")
-        resolved: dict[str, Any] = {}
-        for name, p in params.items():
-            if name in options:
-                value = options[name]
-                default = p.default
-                if default is not inspect.Parameter.empty and default is not None:
-                    expected: type | tuple = type(default)
-                    if isinstance(default, float):
-                        expected = (int, float)
-                    if isinstance(default, (list, tuple)):
-                        expected = (list, tuple)
-                        if isinstance(default, tuple) and isinstance(value, list):
-                            value = tuple(value)
-                    if not _check_type(value, expected):
-                        self.fail(f"{key}.{name}", f"expected {_type_name(expected)}, "
-                                                   f"found {value!r}")
-                if name.endswith(FILE_OPTION_SUFFIXES) and isinstance(value, str):
-                    file = Path(value)
-                    if not file.is_absolute():
-                        file = self.path.parent / file
-                    if not file.is_file():
-                        self.fail(f"{key}.{name}", f"data file not found: {value}")
-                    value = str(file)
-                resolved[name] = value
-            elif p.default is inspect.Parameter.empty:
-                self.fail(f"{key}.{name}", "required option missing")
-            else:
-                resolved[name] = p.default
+    def options(self, schema: tuple[Option, ...], options: Any, key: str) -> dict:
+        """Check ``options`` against the declared ``schema`` (``validate_options``: unknown
+        keys, types, choices, bounds); return them resolved with the defaults. File options
+        (``unit == "file"``) are resolved against the config's folder and must exist."""
+        resolved = validate_options(schema, self.mapping(options, key), f"{self.display}: {key}")
+        for opt in schema:
+            value = resolved[opt.name]
+            if opt.unit == FILE_UNIT and isinstance(value, str):
+                file = Path(value)
+                if not file.is_absolute():
+                    file = self.path.parent / file
+                if not file.is_file():
+                    self.fail(f"{key}.{opt.name}", f"data file not found: {short_repr(value)}")
+                resolved[opt.name] = str(file)
         return resolved
 
 
@@ -307,20 +275,23 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
     model_name = model_raw.get("name")
     if not isinstance(model_name, str):
         v.fail("model.name", f"expected a model name, found {model_name!r}")
+    models = known_models()
+    if model_name not in models:
+        v.fail("model.name", f"unknown model {short_repr(model_name)}"
+                             f"{_suggest(model_name, models)}; known: {', '.join(models)}")
     try:
-        model_cls = resolve_class(model_name, MODEL_REGISTRY)
-    except KeyError:
-        v.fail("model.name", f"unknown model {model_name!r}{_suggest(model_name, MODEL_REGISTRY)}"
-                             f"; known: {', '.join(MODEL_REGISTRY)}")
+        model_cls = model_class(model_name)
+    except TypeError as exc:
+        v.fail("model.name", str(exc))
     except (ImportError, AttributeError) as exc:
         v.fail("model.name", f"cannot import model {model_name!r}: {exc}")
-    model_opts = v.options(model_cls, v.mapping(model_raw.get("options"), "model.options"),
-                           "model.options")
+    model_opts = v.options(model_cls.options, model_raw.get("options"), "model.options")
 
     # ---- likelihoods ----------------------------------------------------------------
     likes_raw = v.mapping(raw["likelihoods"], "likelihoods")
     like_specs: dict[str, tuple[str, type, dict]] = {}
     seen_types: dict[str, str] = {}
+    available = known_likelihoods()
     for label, entry in likes_raw.items():
         key = f"likelihoods.{label}"
         if entry is False:
@@ -334,13 +305,14 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
         type_name = entry.pop("type", label)
         if not isinstance(type_name, str):
             v.fail(f"{key}.type", f"expected a likelihood name, found {type_name!r}")
-        try:
-            cls = resolve_class(type_name, LIKELIHOOD_REGISTRY)
-        except KeyError:
+        if type_name not in available:
             where = f"{key}.type" if type_name != label else key
-            v.fail(where, f"unknown likelihood {type_name!r}"
-                          f"{_suggest(type_name, LIKELIHOOD_REGISTRY)}; "
-                          f"known: {', '.join(LIKELIHOOD_REGISTRY)}")
+            v.fail(where, f"unknown likelihood {short_repr(type_name)}"
+                          f"{_suggest(type_name, available)}; known: {', '.join(available)}")
+        try:
+            cls = likelihood_class(type_name)
+        except TypeError as exc:
+            v.fail(f"{key}.type" if type_name != label else key, str(exc))
         except (ImportError, AttributeError) as exc:
             v.fail(key, f"cannot import likelihood {type_name!r}: {exc}")
         if "." in label:
@@ -349,7 +321,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
             v.fail(key, f"overlapping data sets: likelihoods.{seen_types[type_name]} is "
                         f"also a {type_name!r} likelihood (its data sets overlap; keep one)")
         seen_types[type_name] = label
-        like_specs[label] = (type_name, cls, v.options(cls, entry, key))
+        like_specs[label] = (type_name, cls, v.options(cls.options, entry, key))
     if not like_specs:
         v.fail("likelihoods", "no likelihood selected")
 
@@ -388,16 +360,8 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
         try:
             likelihoods[label] = cls(**opts)
         except (GlobalFitError, ValueError, TypeError, OSError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            named = [o for o in likes_raw[label] or {} if o in message]
-            where = f"likelihoods.{label}" + (f".{named[0]}" if named else "")
-            if named:   # drop the likelihood's own "name.option: " prefix
-                for prefix in (f"{type_name}.{named[0]}: ", f"{label}.{named[0]}: ",
-                               f"{named[0]}: "):
-                    if message.startswith(prefix):
-                        message = message[len(prefix):]
-                        break
-            v.fail(where, message)
+            v.fail(f"likelihoods.{label}",
+                   str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         lacking = [o for o in likelihoods[label].requires if o not in model.provides]
         if lacking:
             v.fail(f"likelihoods.{label}", f"requires {', '.join(lacking)}, which model "
@@ -406,9 +370,11 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
     # ---- parameters ------------------------------------------------------------------------
     params_raw = v.mapping(raw["parameters"], "parameters")
     specs = {p.name: ("model", p) for p in model.parameters}
+    nuisance_labels: dict[str, str] = {}
     for label, like in likelihoods.items():
-        for nu in sampled_nuisances(like):
-            specs[f"{label}.{nu.name}"] = ("nuisance", nu)
+        for nu in like.nuisances:
+            specs[nuisance_parameter_name(label, nu)] = ("nuisance", nu)
+            nuisance_labels[nuisance_parameter_name(label, nu)] = label
     v.keys(params_raw, specs, "parameters", "unknown parameter")
     priors: list[Prior] = []
     resolved_params: dict[str, dict] = {}
@@ -425,7 +391,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
                                                     and np.isfinite(spec.high)):
                     v.fail(key, f"missing: the likelihood's nuisance has an unbounded uniform "
                                 f"prior [{spec.low:g}, {spec.high:g}] {spec.unit}; give a prior")
-                prior = nuisance_prior(name.split(".")[0], spec)
+                prior = nuisance_prior(nuisance_labels[name], spec)
                 priors.append(prior)
                 resolved_params[name] = _prior_dict(prior)
                 continue
@@ -440,6 +406,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
         prior = _parse_prior(v, entry, key, name, dimension, dom_low, dom_high, latex)
         priors.append(prior)
         resolved_params[name] = _prior_dict(prior)
+    _check_domains(v, priors, likelihoods, like_specs)
     prior_set = PriorSet(priors)
     if prior_set.ndim == 0:
         v.fail("parameters", "every parameter is fixed; nothing to sample")
@@ -467,6 +434,27 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
     return FitConfig(path=path, resolved=resolved, model=model, likelihoods=likelihoods,
                      posterior=posterior,
                      labels={label: t for label, (t, _, _) in like_specs.items()})
+
+
+def _check_domains(v: _Validator, priors: list[Prior], likelihoods: Mapping[str, Likelihood],
+                   like_specs: Mapping[str, tuple[str, type, dict]]) -> None:
+    """Every prior box (fixed value, or [low, high]) of a parameter that a likelihood requires
+    as an observable of the same name lies inside that likelihood's declared ``domain``."""
+    for prior in priors:
+        for label, like in likelihoods.items():
+            if prior.name not in like.requires or prior.name not in like.domain:
+                continue
+            lo, hi = (float(x) for x in like.domain[prior.name])
+            unit = OBSERVABLES[prior.name].unit if prior.name in OBSERVABLES else ""
+            unit = "" if unit in ("", "1") else f" {unit}"
+            bounds = ((("value", prior.value),) if prior.kind == "fixed" else
+                      (("low", prior.low), ("high", prior.high)))
+            for k, x in bounds:
+                if not lo <= x <= hi:
+                    v.fail(f"parameters.{prior.name}.{k}",
+                           f"{x:g}{unit} is outside the domain [{lo:g}, {hi:g}]{unit} of "
+                           f"likelihoods.{label} ({like_specs[label][0]}: the range its data "
+                           "cover)")
 
 
 def _parse_prior(v: _Validator, entry: dict, key: str, name: str, dimension: str,

@@ -5,8 +5,10 @@
 Everything is vectorised over parameter points ``theta`` of shape ``(n_points, n_params)``.
 The prior is checked first; only points with a finite prior reach the model; points the
 model flags invalid get ``-inf`` with a counted reason. Each module's value is kept
-(:class:`Evaluation.terms`) so a test can check that the joint is their sum. Likelihood
-nuisance parameters are sampled with the other parameters, named ``"<likelihood>.<nuisance>"``.
+(:class:`Evaluation.terms`) so a test can check that the joint is their sum. The likelihood
+terms are computed by ``likelihoods.evaluate.likelihood_terms``, the evaluation shared with
+the framework adapters; the nuisances a likelihood declares are sampled with the other
+parameters, named by ``likelihoods.evaluate.nuisance_parameter_name`` (``"borexino.cno"``).
 
 This module imports the model and likelihood *interfaces* only (never a concrete model or
 experiment): the config builds the objects and hands them in.
@@ -16,11 +18,13 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from likelihoods.base import Likelihood, Nuisance
+from likelihoods.evaluate import likelihood_terms, nuisance_parameter_name
+from .errors import ParameterError
 from .model.base import Model
 from .priors import Prior, PriorSet
 
@@ -31,23 +35,45 @@ of the Borexino full mode, so its blocks are unchanged)."""
 
 
 def sampled_nuisances(like: Likelihood) -> tuple[Nuisance, ...]:
-    """The nuisances of ``like`` a sampler must sample: all of ``like.nuisances`` unless the
-    likelihood profiles them itself (``mode == "fast"``, e.g. Borexino's interpolated
-    profile likelihood, or ``profiles_nuisances = True``)."""
-    if getattr(like, "profiles_nuisances", False) or getattr(like, "mode", None) == "fast":
-        return ()
+    """The nuisances of ``like`` a sampler must sample: exactly its declared ``nuisances``
+    (a likelihood that profiles them declares none)."""
     return tuple(like.nuisances)
 
 
 def nuisance_prior(label: str, nuisance: Nuisance) -> Prior:
     """The :class:`Prior` a sampler uses for ``nuisance`` of likelihood ``label``."""
-    name = f"{label}.{nuisance.name}"
+    name = nuisance_parameter_name(label, nuisance)
     if nuisance.prior == "gaussian":
         return Prior(name, "gaussian", low=nuisance.low, high=nuisance.high,
                      mean=nuisance.center, sd=nuisance.width, latex=name)
     if nuisance.prior == "uniform":
         return Prior(name, "uniform", low=nuisance.low, high=nuisance.high, latex=name)
     raise ValueError(f"{name}: unknown nuisance prior {nuisance.prior!r}")
+
+
+def as_points(theta: Any, ndim: int, what: str = "theta") -> np.ndarray:
+    """``theta`` as a float64 ``(n, ndim)`` array: 2-D ``(n, ndim)`` or one point ``(ndim,)``.
+    ParameterError naming the expected and the found shape, or the non-numeric type."""
+    try:
+        arr = np.asarray(theta)
+    except Exception:                                  # ragged nesting and the like
+        raise ParameterError(f"{what}: expected an array of shape (n, {ndim}), found "
+                             f"{type(theta).__name__}") from None
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(float)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{what}: expected real numbers of shape (n, {ndim}), found "
+                                 "non-numeric values") from None
+    if arr.dtype.kind not in "biuf":
+        raise ParameterError(f"{what}: expected real numbers of shape (n, {ndim}), found "
+                             f"dtype {arr.dtype}")
+    if arr.ndim == 1 and arr.shape[0] == ndim:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != ndim:
+        raise ParameterError(f"{what}: expected shape (n, {ndim}) or ({ndim},), found shape "
+                             f"{arr.shape}")
+    return np.asarray(arr, dtype=np.float64)
 
 
 @dataclass
@@ -82,7 +108,9 @@ class JointPosterior:
 
     def __post_init__(self) -> None:
         self.model_parameters = tuple(p.name for p in self.model.parameters)
-        missing = [p for p in self.model_parameters
+        nuisance_names = [nuisance_parameter_name(label, nu)
+                          for label, like in self.likelihoods.items() for nu in like.nuisances]
+        missing = [p for p in self.model_parameters + tuple(nuisance_names)
                    if p not in self.priors.names and p not in self.priors.fixed]
         if missing:
             raise ValueError(f"parameters without a prior: {', '.join(missing)}")
@@ -115,14 +143,19 @@ class JointPosterior:
             values[name] = np.broadcast_to(np.float64(value), (n_ok,))
         return values
 
+    def parameter_values(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Name -> ``(n,)`` values of every parameter (sampled and fixed) at ``theta``."""
+        return self._parameter_values(as_points(theta, self.ndim))
+
     def evaluate(self, theta: np.ndarray) -> Evaluation:
-        """Prior, model, every likelihood term and their sum at ``theta`` ``(n, ndim)``.
+        """Prior, model, every likelihood term and their sum at ``theta`` ``(n, ndim)`` (or
+        one point ``(ndim,)``; any other shape or a non-numeric input is a ParameterError).
 
         Large batches are evaluated in blocks of ``EVAL_BLOCK`` points (every quantity is
         per point, so the result does not depend on the blocking): the temporaries of one
         block stay in the CPU cache, which is ~1.4x faster than whole-batch arrays for
         n >= 1e5."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        theta = as_points(theta, self.ndim)
         n = theta.shape[0]
         if n > EVAL_BLOCK:
             parts = [self._evaluate(theta[i:i + EVAL_BLOCK]) for i in range(0, n, EVAL_BLOCK)]
@@ -165,29 +198,15 @@ class JointPosterior:
                 else:
                     observables[name] = np.full(n, np.nan)
                     observables[name][idx] = arr
-            for label, like in self.likelihoods.items():
-                nuis = {nu.name: values[f"{label}.{nu.name}"] for nu in like.nuisances
-                        if f"{label}.{nu.name}" in values} or None
-                sub = {k: obs[k] for k in like.requires}
-                if all_valid:
-                    val = np.asarray(like.loglike(sub, nuis), dtype=float)
-                else:
-                    keep = model_valid
-                    val = np.full(keep.size, -np.inf)
-                    if keep.any():
-                        val[keep] = like.loglike(
-                            {k: v[keep] for k, v in sub.items()},
-                            None if nuis is None else {k: v[keep] for k, v in nuis.items()})
-                bad = np.isnan(val)
-                if bad.any():
-                    self.rejections[f"nan_{label}"] += int(bad.sum())
-                    if label not in self._warned_nan:
-                        self._warned_nan.add(label)
-                        warnings.warn(f"likelihood {label!r} returned NaN at {int(bad.sum())} "
-                                      "point(s); treated as -inf", RuntimeWarning, stacklevel=2)
-                    val = np.where(bad, -np.inf, val)
-                if not all_valid:
-                    val = np.where(model_valid, val, -np.inf)
+            result = likelihood_terms(self.likelihoods, obs, values,
+                                      None if all_valid else model_valid)
+            for label, count in result.nan_counts.items():
+                self.rejections[f"nan_{label}"] += count
+                if label not in self._warned_nan:
+                    self._warned_nan.add(label)
+                    warnings.warn(f"likelihood {label!r} returned NaN at {count} "
+                                  "point(s); treated as -inf", RuntimeWarning, stacklevel=3)
+            for label, val in result.values.items():
                 if all_ok:
                     terms[label] = val if val.base is None else val.copy()
                 else:
@@ -210,7 +229,7 @@ class JointPosterior:
     def _blockwise(self, theta: np.ndarray, attr: str) -> np.ndarray:
         """One attribute of :class:`Evaluation` at ``theta``, evaluated in blocks of
         ``EVAL_BLOCK`` points without assembling the other fields."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        theta = as_points(theta, self.ndim)
         n = theta.shape[0]
         if n <= EVAL_BLOCK:
             return getattr(self._evaluate(theta), attr)
@@ -240,7 +259,7 @@ class JointPosterior:
         """Log-posterior density in the sampler's coordinates ``z`` (see
         :meth:`PriorSet.to_sampling`: ln x for log-uniform parameters), with the rejection
         counts of this call. Equal to the log-posterior plus ln |d theta / d z|."""
-        z = np.atleast_2d(np.asarray(z, dtype=float))
+        z = as_points(z, self.ndim, "z")
         values, counts = self.log_posterior_counted(self.priors.from_sampling(z))
         with np.errstate(invalid="ignore"):
             values = values + self.priors.log_jacobian(z)
@@ -249,7 +268,7 @@ class JointPosterior:
 
     def loglike_point(self, x: np.ndarray) -> float:
         """Joint log-likelihood at one point ``x`` ``(ndim,)`` (nested sampling)."""
-        return float(self.evaluate(np.asarray(x)[None, :]).log_like[0])
+        return float(self.evaluate(as_points(x, self.ndim, "x")).log_like[0])
 
     def prior_transform_point(self, u: np.ndarray) -> np.ndarray:
         """Unit cube -> parameters at one point (nested sampling)."""

@@ -9,7 +9,6 @@ as expected signal events), ``sample_stats`` (``lp``, the log-posterior), ``log_
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -24,12 +23,9 @@ import numpy as np
 
 logging.getLogger("arviz").setLevel(logging.WARNING)
 
+from likelihoods.evaluate import nuisance_parameter_name
 from .joint import JointPosterior
 from .samplers import SamplerResult
-
-#: likelihood methods ``(observables, nuisances) -> dict[name, (n,)]`` or ``(n,)`` array
-#: whose values are recorded as derived quantities when a likelihood offers them.
-DERIVED_METHODS: tuple[str, ...] = ("derived", "expected_signal", "expected_signal_events")
 
 NETCDF_NAME = "posterior.nc"
 PACKAGES = ("numpy", "scipy", "emcee", "dynesty", "arviz", "corner", "h5py", "PyYAML",
@@ -39,8 +35,10 @@ PACKAGES = ("numpy", "scipy", "emcee", "dynesty", "arviz", "corner", "h5py", "Py
 def derived_quantities(posterior: JointPosterior, theta: np.ndarray,
                        block: int = 4096) -> dict[str, np.ndarray]:
     """Observables, likelihood extras, terms, log-prior at ``theta`` ``(n, ndim)``: a dict
-    of ``(n,)`` arrays with keys ``obs:<name>``, ``extra:<label>_<name>``, ``ll:<label>``,
-    ``log_prior`` and ``lp`` (log-posterior), evaluated in blocks of ``block`` points."""
+    of ``(n,)`` arrays with keys ``obs:<name>``, ``extra:<label>_<name>`` (the declared
+    ``derived_names`` of each likelihood, from its ``derived(observables, nuisances)``),
+    ``ll:<label>``, ``log_prior`` and ``lp`` (log-posterior), evaluated in blocks of
+    ``block`` points."""
     out: dict[str, list[np.ndarray]] = {}
 
     def add(key: str, arr: np.ndarray) -> None:
@@ -55,23 +53,16 @@ def derived_quantities(posterior: JointPosterior, theta: np.ndarray,
             add(f"ll:{label}", arr)
         add("log_prior", ev.log_prior)
         add("lp", ev.log_post)
-        values = posterior.priors.as_dict(chunk)
+        values = posterior.parameter_values(chunk)
         for label, like in posterior.likelihoods.items():
+            if not like.derived_names:
+                continue
             sub = {k: ev.observables[k] for k in like.requires}
-            nuis = {nu.name: values[f"{label}.{nu.name}"] for nu in like.nuisances
-                    if f"{label}.{nu.name}" in values} or None
-            for method in DERIVED_METHODS:
-                fn = getattr(like, method, None)
-                if not callable(fn):
-                    continue
-                n_args = len([p for p in inspect.signature(fn).parameters.values()
-                              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
-                res = fn(sub, nuis) if n_args >= 2 else fn(sub)
-                if isinstance(res, Mapping):
-                    for name, arr in res.items():
-                        add(f"extra:{label}_{name}", arr)
-                else:
-                    add(f"extra:{label}_{method}", res)
+            nuis = {nu.name: values[nuisance_parameter_name(label, nu)]
+                    for nu in like.nuisances} or None
+            res = like.derived(sub, nuis)
+            for name in like.derived_names:
+                add(f"extra:{label}_{name}", res[name])
     return {k: np.concatenate(v) for k, v in out.items()}
 
 

@@ -15,8 +15,10 @@ mass and the mass dependence of the background-only fit does not bias m_A' in a 
 (GAMBIT uses a one-sided variant, 0 for x < c; here the full Gaussian is used, so that negative
 fluctuations tighten the limit as they do in BaBar's own fit.)
 
-Masses outside the table [0, 7.975] GeV: ``out_of_range="error"`` (default) raises
-OutOfRangeError naming the mass; ``"flat"`` returns 0 (no constraint).
+Masses outside the table [0, 7.975] GeV: with ``out_of_range="error"`` (default) the table's
+range is the likelihood's ``domain`` (a fit config whose mass prior leaves it is rejected at
+validation; ``loglike`` returns ``-inf`` there); ``"flat"`` makes the domain every mass >= 0
+and returns 0 above the table (no constraint).
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from typing import Mapping
 
 import numpy as np
 
-from globalfit.errors import ConfigError, DataFileError, OutOfRangeError, ParameterError
+from globalfit.errors import ConfigError, DataFileError, ParameterError
+from globalfit.options import Option
 from globalfit.paths import data_file
 
 from . import _stats
@@ -59,6 +62,8 @@ class BaBarLikelihood(Likelihood):
     requires = ("m_aprime_gev", "eps", "br_inv")
     citation = ("BaBar, J. P. Lees et al., Phys. Rev. Lett. 119 (2017) 131804, "
                 "arXiv:1702.03327")
+    options = (Option("out_of_range", (str,), "error", choices=("error", "flat"),
+                      doc="error: the table's mass range is the domain; flat: 0 above it"),)
 
     def __init__(self, out_of_range: str = "error") -> None:
         if out_of_range not in ("error", "flat"):
@@ -66,6 +71,8 @@ class BaBarLikelihood(Likelihood):
         self.out_of_range = out_of_range
         self._m, self._c, self._s = published_table()
         self.m_min_gev, self.m_max_gev = float(self._m[0]), float(self._m[-1])
+        self.domain = {"m_aprime_gev": (self.m_min_gev, self.m_max_gev)
+                       if out_of_range == "error" else (0.0, np.inf)}
 
     def central_and_error(self, m_aprime_gev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Interpolated (c, sigma) of x = eps^2 BR_inv at the given masses (GeV)."""
@@ -74,21 +81,16 @@ class BaBarLikelihood(Likelihood):
 
     def loglike(self, observables: Mapping[str, np.ndarray],
                 nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """-(x^2 - 2 x c)/(2 sigma^2) per point, x = eps^2 BR_inv; shape (n,)."""
+        """-(x^2 - 2 x c)/(2 sigma^2) per point, x = eps^2 BR_inv; shape (n,); -inf outside
+        ``domain``, 0 above the table with ``out_of_range="flat"``."""
         m = _stats.observable_array(observables, "m_aprime_gev", self.name)
         eps = _stats.observable_array(observables, "eps", self.name)
         br_inv = _stats.observable_array(observables, "br_inv", self.name)
-        if np.any(m < 0):
-            raise ParameterError(f"{self.name}: observable 'm_aprime_gev' is negative")
         if np.any((br_inv < -1e-12) | (br_inv > 1.0 + 1e-12)):
             raise ParameterError(f"{self.name}: observable 'br_inv' outside [0, 1]")
+        excluded = self.outside_domain({"m_aprime_gev": m})
         outside = m > self.m_max_gev
-        if outside.any() and self.out_of_range == "error":
-            raise OutOfRangeError(
-                f"{self.name}: m_aprime_gev = {float(m[outside][0]):.6g} GeV outside the BaBar "
-                f"table [{self.m_min_gev:.6g}, {self.m_max_gev:.6g}] GeV (use "
-                "out_of_range='flat' for no constraint there)")
         x = eps * eps * np.clip(br_inv, 0.0, 1.0)
         c, s = self.central_and_error(m)
-        ll = -x * (x - 2.0 * c) / (2.0 * s * s)
-        return np.where(outside, 0.0, ll)
+        ll = np.where(outside, 0.0, -x * (x - 2.0 * c) / (2.0 * s * s))
+        return ll if excluded is None else np.where(excluded, -np.inf, ll)

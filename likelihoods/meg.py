@@ -17,7 +17,7 @@ publications live in ``data/flavour/clfv_limits.yaml``; the data set is an optio
 - ``TauMuGammaLikelihood`` ("tau_mu_gamma"): ``"belle_2021"`` (4.2e-8, default) or
   ``"babar_2010"`` (4.4e-8).
 
-A negative branching ratio is invalid input (ParameterError).
+The ``domain`` of the branching ratio is BR >= 0: a negative value gives ``-inf``.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from typing import Mapping
 import numpy as np
 import yaml
 
-from globalfit.errors import ConfigError, DataFileError, ParameterError
+from globalfit.errors import ConfigError, DataFileError
+from globalfit.options import Option
 from globalfit.paths import data_file
 
 from . import _stats
@@ -50,6 +51,13 @@ def clfv_limits() -> dict:
     return cfg
 
 
+def _dataset_option(process: str, default: str) -> tuple[Option, ...]:
+    """The declared ``dataset`` option of the likelihood of ``process``."""
+    return (Option("dataset", (str,), default,
+                   choices=tuple(clfv_limits()[process]["datasets"]),
+                   doc="published limit (data/flavour/clfv_limits.yaml)"),)
+
+
 class _RadiativeLFVLikelihood(Likelihood):
     """Half-Gaussian likelihood of one branching ratio from a published upper limit."""
 
@@ -65,6 +73,7 @@ class _RadiativeLFVLikelihood(Likelihood):
         self.dataset = dataset
         self.observable = str(proc["observable"])
         self.requires = (self.observable,)
+        self.domain = {self.observable: (0.0, np.inf)}
         self.upper_limit = float(entry["upper_limit"])
         self.cl = float(entry["cl"])
         self.citation = str(entry["citation"])
@@ -72,11 +81,9 @@ class _RadiativeLFVLikelihood(Likelihood):
 
     def loglike(self, observables: Mapping[str, np.ndarray],
                 nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """-BR^2/(2 sigma^2) per point, shape (n,)."""
+        """-BR^2/(2 sigma^2) per point, shape (n,); -inf for BR < 0 (outside ``domain``)."""
         br = _stats.observable_array(observables, self.observable, self.name)
-        if np.any(br < 0):
-            raise ParameterError(f"{self.name}: observable {self.observable!r} is negative")
-        return _stats.half_gaussian_loglike(br, self.sigma)
+        return _stats.half_gaussian_loglike(br, self.sigma)      # -inf for br < 0
 
 
 class MEGLikelihood(_RadiativeLFVLikelihood):
@@ -84,6 +91,7 @@ class MEGLikelihood(_RadiativeLFVLikelihood):
 
     name = "meg"
     _process = "mu_e_gamma"
+    options = _dataset_option("mu_e_gamma", "meg2_2025")
 
     def __init__(self, dataset: str = "meg2_2025") -> None:
         super().__init__(dataset)
@@ -94,6 +102,7 @@ class TauEGammaLikelihood(_RadiativeLFVLikelihood):
 
     name = "tau_e_gamma"
     _process = "tau_e_gamma"
+    options = _dataset_option("tau_e_gamma", "babar_2010")
 
     def __init__(self, dataset: str = "babar_2010") -> None:
         super().__init__(dataset)
@@ -104,6 +113,7 @@ class TauMuGammaLikelihood(_RadiativeLFVLikelihood):
 
     name = "tau_mu_gamma"
     _process = "tau_mu_gamma"
+    options = _dataset_option("tau_mu_gamma", "belle_2021")
 
     def __init__(self, dataset: str = "belle_2021") -> None:
         super().__init__(dataset)

@@ -45,8 +45,10 @@ ln L(s) - ln L(s = 0) (same background treatment): a constant shift that makes "
 exactly 0. With ``"sampled"`` the subtracted constant is ln P(n | b0) (it must not depend
 on the sampled b). For n = 0 the marginalised and profiled treatments both give ln L = -s.
 
-Masses outside the published curve (1.03 MeV - 1.43 GeV): ``out_of_range="error"`` (default)
-raises OutOfRangeError naming the mass; ``"flat"`` returns 0 there (NA64 sets no constraint).
+Masses outside the published curve (1.03 MeV - 1.43 GeV): with ``out_of_range="error"``
+(default) the curve's range is the likelihood's ``domain``: a fit config whose mass prior
+leaves it is rejected at validation, and ``loglike`` returns ``-inf`` there; ``"flat"`` makes
+the domain every mass >= 0 and returns 0 outside the curve (NA64 sets no constraint).
 
 Data sets (option ``dataset``): ``"2016-2022"`` (default) and ``"2016-2018"`` (PRL 123 (2019)
 121801). The latter uses the same Y(m) curve with its own N_EOT: a stated approximation
@@ -63,6 +65,7 @@ import yaml
 
 from globalfit.constants import HBARC_GEV_CM
 from globalfit.errors import ConfigError, DataFileError, OutOfRangeError, ParameterError
+from globalfit.options import Option
 from globalfit.paths import data_file
 
 from . import _stats
@@ -158,6 +161,21 @@ class NA64Likelihood(Likelihood):
     name = "na64"
     citation = ("NA64, Yu. M. Andreev et al., Phys. Rev. Lett. 131 (2023) 161801, "
                 "arXiv:2307.02404")
+    options = (
+        Option("dataset", (str,), "2016-2022", choices=tuple(_datasets_config()["datasets"]),
+               doc="data set (data/accelerator/na64_datasets.yaml)"),
+        Option("background", (str,), "marginalised", choices=_BACKGROUND_MODES,
+               doc="background treatment"),
+        Option("out_of_range", (str,), "error", choices=_OUT_OF_RANGE_MODES,
+               doc="error: the curve's mass range is the domain; flat: 0 outside it"),
+        Option("long_lived_visible", (bool,), False,
+               doc="count visible decays beyond the detector as missing energy"),
+        Option("beam_energy_gev", (float, type(None)), None, low=0.0, unit="GeV",
+               doc="beam energy (null: data-set file)"),
+        Option("detector_length_m", (float, type(None)), None, low=0.0, unit="m",
+               doc="decay length to the end of the HCAL (null: data-set file)"),
+    )
+    derived_names = ("expected_signal",)
 
     def __init__(self, dataset: str = "2016-2022", background: str = "marginalised",
                  out_of_range: str = "error", long_lived_visible: bool = False,
@@ -201,6 +219,8 @@ class NA64Likelihood(Likelihood):
         self._log_mass = np.log(mass)
         self._log_yield = np.log(S90_ZERO_EVENTS / (n_eot_curve * eps90**2))
         self.m_min_gev, self.m_max_gev = float(mass[0]), float(mass[-1])
+        self.domain = {"m_aprime_gev": (self.m_min_gev, self.m_max_gev)
+                       if out_of_range == "error" else (0.0, np.inf)}
         self._marginal = _stats.MarginalisedPoisson(self.n_obs, self.b0, self.sigma_b)
         self._ll0_marginal = float(self._marginal(np.zeros(1))[0])
         self._ll0_sampled = float(_stats.poisson_loglike(self.n_obs, self.b0))
@@ -257,9 +277,11 @@ class NA64Likelihood(Likelihood):
     # -- likelihood ----------------------------------------------------------------------
     def loglike(self, observables: Mapping[str, np.ndarray],
                 nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """ln L(s) - ln L(0) for each point, shape (n,), finite or -inf."""
+        """ln L(s) - ln L(0) for each point, shape (n,), finite or -inf (-inf outside
+        ``domain``; 0 outside the curve with ``out_of_range="flat"``)."""
+        observables, excluded, moved = self._inside_domain(observables)
         s = self.expected_signal(observables)
-        outside = np.isnan(s)
+        outside = np.isnan(s) | moved          # off the curve: no constraint ("flat")
         s = np.where(outside, 0.0, s)
         if self.background == "marginalised":
             ll = self._marginal(s) - self._ll0_marginal
@@ -276,4 +298,22 @@ class NA64Likelihood(Likelihood):
                 raise ParameterError(f"{self.name}: nuisance 'na64_background' contains NaN")
             ll = _stats.poisson_loglike(self.n_obs, s + np.maximum(b, 0.0)) - self._ll0_sampled
             ll = np.where(b < 0, -np.inf, ll)
-        return np.where(outside, 0.0, ll)
+        ll = np.where(outside, 0.0, ll)
+        return ll if excluded is None else np.where(excluded, -np.inf, ll)
+
+    def _inside_domain(self, observables: Mapping[str, np.ndarray]
+                       ) -> tuple[Mapping[str, np.ndarray], np.ndarray | None, np.ndarray]:
+        """(observables with masses outside ``domain`` or <= 0 moved onto the curve's edge,
+        mask of the points outside ``domain`` or None, mask of moved points)."""
+        m = _stats.observable_array(observables, "m_aprime_gev", self.name)
+        excluded = self.outside_domain({"m_aprime_gev": m})
+        moved = m <= 0.0 if excluded is None else excluded | (m <= 0.0)
+        if moved.any():
+            observables = dict(observables, m_aprime_gev=np.where(moved, self.m_min_gev, m))
+        return observables, excluded, moved
+
+    def derived(self, observables: Mapping[str, np.ndarray],
+                nuisances: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """``expected_signal``: s per point (events), NaN outside the curve."""
+        inside, _, moved = self._inside_domain(observables)
+        return {"expected_signal": np.where(moved, np.nan, self.expected_signal(inside))}

@@ -1,8 +1,9 @@
 """Shared test helpers: small toy model and likelihoods with analytic posteriors/evidence.
 
 The toys implement the real interfaces (globalfit.model.base.Model,
-likelihoods.base.Likelihood) and are referenced from configs as ``"conftest:ToyModel"``
-(the config accepts any ``module:Class``), so subprocesses find them with ``tests/`` on
+likelihoods.base.Likelihood) and are plugins: ``tests/globalfit_test_toys-0.dist-info``
+declares them as entry points (model ``toy``, likelihoods ``toy_gauss``, ``toy_gauss_b``), so
+configs name them like any registered class and subprocesses find them with ``tests/`` on
 PYTHONPATH.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from globalfit.model.base import Model, ParameterSpec
+from globalfit.options import Option
 from likelihoods.base import Likelihood, Nuisance
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -36,6 +38,7 @@ class ToyModel(Model):
         ParameterSpec("m_gev", "energy", 0.0, 10.0, "m", "toy mass"),
     )
     provides = ("toy_x", "toy_y", "toy_m_gev", "toy_r2")
+    options = (Option("x_invalid_below", (float,), -np.inf, allow_inf=True),)
 
     def __init__(self, x_invalid_below: float = -np.inf) -> None:
         self.x_invalid_below = float(x_invalid_below)
@@ -53,6 +56,16 @@ class GaussLikelihood(Likelihood):
     ``mode="full"`` adds a nuisance ``shift`` ~ N(0, shift_width) that is sampled."""
     name = "toy_gauss"
     citation = "toy"
+    options = (
+        Option("observable", (str,), "toy_x"),
+        Option("center", (float,), 0.0),
+        Option("width", (float,), 1.0),
+        Option("mode", (str,), "fast", choices=("fast", "full")),
+        Option("shift_width", (float,), 0.5),
+        Option("data_file", (str, type(None)), None, unit="file"),
+        Option("delay_s", (float,), 0.0, low=0.0, unit="s"),
+    )
+    derived_names = ("expected_signal_events",)
 
     def __init__(self, observable: str = "toy_x", center: float = 0.0, width: float = 1.0,
                  mode: str = "fast", shift_width: float = 0.5,
@@ -64,11 +77,12 @@ class GaussLikelihood(Likelihood):
         self.delay_s = float(delay_s)      # slows the toy down for kill/resume tests
         self.requires = (observable,)
         self.observable, self.center, self.width = observable, center, width
-        # declared in both modes, like Borexino's; "fast" mode profiles them (here: the
+        # "full" mode: the sampler supplies them; "fast" mode profiles them (here: the
         # constraint is centred on 0, so the profile sets shift = 0 and rate is unused)
         self.mode = mode
         self.nuisances = (Nuisance("shift", "1", "gaussian", 0.0, shift_width),
-                          Nuisance("rate", "1/day", "uniform", low=0.0, high=np.inf))
+                          Nuisance("rate", "1/day", "uniform", low=0.0, high=np.inf),
+                          ) if mode == "full" else ()
 
     def loglike(self, observables: Mapping[str, np.ndarray],
                 nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
@@ -86,6 +100,10 @@ class GaussLikelihood(Likelihood):
                                nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Toy 'signal events': 10 x obs^2 (exercises the derived-quantity hook)."""
         return 10.0 * np.asarray(observables[self.observable]) ** 2
+
+    def derived(self, observables: Mapping[str, np.ndarray],
+                nuisances: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        return {"expected_signal_events": self.expected_signal_events(observables, nuisances)}
 
 
 class GaussLikelihoodB(GaussLikelihood):
@@ -106,16 +124,16 @@ def toy_config(name: str = "toy", sampler: Mapping[str, Any] | None = None,
     """A small fit config: x ~ U(-5, 5) measured as 1 +- 0.5, y ~ U(-5, 5) measured as
     -1 +- 1, m fixed; emcee with a handful of walkers and a fixed number of steps."""
     cfg: dict[str, Any] = {
-        "model": {"name": "conftest:ToyModel"},
+        "model": {"name": "toy"},
         "parameters": {
             "x": {"prior": "uniform", "low": -5, "high": 5, "latex": "x"},
             "y": {"prior": "uniform", "low": -5, "high": 5},
             "m_gev": {"prior": "fixed", "value": "300 MeV"},
         },
         "likelihoods": {
-            "a": {"type": "conftest:GaussLikelihood", "observable": "toy_x", "center": 1.0,
+            "a": {"type": "toy_gauss", "observable": "toy_x", "center": 1.0,
                   "width": 0.5},
-            "b": {"type": "conftest:GaussLikelihoodB", "observable": "toy_y", "center": -1.0,
+            "b": {"type": "toy_gauss_b", "observable": "toy_y", "center": -1.0,
                   "width": 1.0},
         },
         "sampler": {"name": "emcee", "nwalkers": 8, "max_steps": 60, "stop": "fixed",

@@ -65,9 +65,9 @@ def test_bridge_joint_is_sum_of_direct_loglikes_vectorised():
 
 def test_bridge_nuisances_named_and_passed():
     nu = Nuisance("cno", "cpd/100t", "gaussian", 4.9, 0.5)
-    assert nuisance_parameter_name("borexino", nu) == "borexino_cno"
+    assert nuisance_parameter_name("borexino", nu, "_") == "borexino_cno"
     nu = Nuisance("na64_background", "events", "gaussian", 0.43, 0.16)
-    assert nuisance_parameter_name("na64", nu) == "na64_background"
+    assert nuisance_parameter_name("na64", nu, "_") == "na64_background"
     b = experiment_bridge("NA64", options={"background": "sampled"}, fixed={"br_inv": 1.0})
     assert b.parameters == ("m_aprime_gev", "eps", "na64_background")
     prior = b.nuisance_priors()["na64_background"]

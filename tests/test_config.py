@@ -39,7 +39,7 @@ def _delete(path: str) -> Callable[[dict], None]:
 
 
 def _overlap(cfg: dict) -> None:
-    cfg["likelihoods"]["a2"] = {"type": "conftest:GaussLikelihood", "observable": "toy_y"}
+    cfg["likelihoods"]["a2"] = {"type": "toy_gauss", "observable": "toy_y"}
 
 
 # (id, mutation, key path the message must name, further text it must contain)

@@ -1,13 +1,20 @@
-"""The interface a dark-sector model implements, so that a different model can be swapped in
+"""The contract a dark-sector model implements, so that a different model can be swapped in
 by name (``model: name`` in a fit config) without touching any likelihood.
+
+Declared, and the only things the framework uses: ``name``, ``options`` (typed
+:class:`globalfit.options.Option` tuple; the constructor takes them as keywords and the config
+validates them with the same code as a likelihood's), ``parameters`` and ``provides`` (set in
+``__init__``, may depend on the options) and ``observables(params) -> (observables, valid)``.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
+
+from ..options import Option, validate_options
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,17 @@ class ParameterSpec:
 class Model(ABC):
     """Maps arrays of parameters to arrays of observables (names of globalfit.observables)."""
 
-    name: str = ""
+    name: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
     parameters: tuple[ParameterSpec, ...] = ()
     provides: tuple[str, ...] = ()
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None = None,
+                     where: str = "") -> "Model":
+        """Validate ``options`` against :attr:`options` (ConfigError ``<where>.<key>: ...``)
+        and construct the model with the resolved values."""
+        return cls(**validate_options(cls.options, options, where or cls.name))
 
     @abstractmethod
     def observables(self, params: Mapping[str, np.ndarray]

@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike
 
 from .. import constants as C
 from ..errors import ConfigError, ParameterError
+from ..options import Option
 from .base import Model, ParameterSpec
 from .decays import _aprime_widths
 from .loops import loop_fermion_flip, loop_fermion_noflip, loop_scalar_flip
@@ -195,6 +196,18 @@ class DarkTransitionMomentModel(Model):
     """
 
     name = "dark_tmm"
+    options = (
+        Option("yukawa_parametrisation", (str,), "scale_angle",
+               choices=("scale_angle", "vectors"), doc="sampled Yukawa parameters"),
+        Option("n", (tuple,), (1.0, 0.0, 0.0), doc="unit flavour direction (e, mu, tau) of y"),
+        Option("m", (tuple,), (0.0, 1.0, 0.0),
+               doc="unit flavour direction orthogonal to n (scale_angle)"),
+        Option("right_handed", (bool,), False, doc="add parameter kappa_r"),
+        Option("q_n", (float,), 1.0, doc="U(1)_D charge of N"),
+        Option("q_s", (float,), 1.0, doc="U(1)_D charge of the scalars"),
+        Option("majorana_phases_rad", (tuple,), (0.0, 0.0), unit="rad",
+               doc="(alpha_21, alpha_31) of the PMNS matrix"),
+    )
 
     def __init__(self, yukawa_parametrisation: str = "scale_angle",
                  n: Sequence[float] = (1.0, 0.0, 0.0), m: Sequence[float] = (0.0, 1.0, 0.0),

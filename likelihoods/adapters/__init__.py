@@ -24,12 +24,15 @@ Two kinds of input
 
 Nuisance names
 --------------
-A nuisance ``nu`` of the likelihood labelled ``label`` is the input ``label_nu`` (so
-``borexino_cno``), except when its name already starts with ``label_`` (``na64_background``
-stays ``na64_background``). :func:`nuisance_parameter_name` implements the rule. Nuisances a
-likelihood profiles internally (Borexino ``mode="fast"``) are not inputs. The Gaussian
-constraints of sampled nuisances are *priors* (``likelihoods.base.Nuisance``): the framework
-must put them in its prior block; :meth:`LikelihoodBridge.nuisance_priors` lists them.
+A nuisance ``nu`` of the likelihood labelled ``label`` is the input
+``likelihoods.evaluate.nuisance_parameter_name(label, nu, "_")``: the fit's naming rule with the
+identifier separator the frameworks need (``borexino_cno``; a name that already starts with
+``label_`` is not prefixed twice: ``na64_background``). Only the nuisances a likelihood
+declares are inputs (a likelihood that profiles them, Borexino ``mode="fast"``, declares
+none). The Gaussian constraints of sampled nuisances are *priors*
+(``likelihoods.base.Nuisance``): the framework must put them in its prior block;
+:meth:`LikelihoodBridge.nuisance_priors` lists them. The values are computed by
+``likelihoods.evaluate.likelihood_terms``, the evaluation the fit's joint posterior uses.
 
 Observables fixed to constants (``fixed={"br_inv": 1.0}``) are removed from the inputs.
 """
@@ -46,6 +49,7 @@ from globalfit.observables import OBSERVABLES
 
 from .. import get_likelihood
 from ..base import Likelihood, Nuisance
+from ..evaluate import IDENTIFIER_SEPARATOR, likelihood_terms, nuisance_parameter_name
 
 #: Experiment adapter name -> registered likelihood name (``likelihoods.REGISTRY``).
 EXPERIMENTS: dict[str, str] = {
@@ -71,22 +75,6 @@ class InputParameter:
     description: str = ""
     label: str = ""
     nuisance: Nuisance | None = None
-
-
-def nuisance_parameter_name(label: str, nuisance: Nuisance) -> str:
-    """Input name of ``nuisance`` of the likelihood labelled ``label`` (see module docstring)."""
-    prefix = f"{label}_"
-    return nuisance.name if nuisance.name.startswith(prefix) else prefix + nuisance.name
-
-
-def sampled_nuisances(likelihood: Likelihood) -> tuple[Nuisance, ...]:
-    """The nuisances a sampler must supply: all declared ones, except for a likelihood that
-    profiles them itself (``mode == "fast"``, e.g. Borexino's interpolated profile, or
-    ``profiles_nuisances = True``); the same rule as the fit framework's joint posterior."""
-    if getattr(likelihood, "profiles_nuisances", False) or \
-            getattr(likelihood, "mode", None) == "fast":
-        return ()
-    return tuple(likelihood.nuisances)
 
 
 def build_likelihoods(spec: Mapping[str, Any]) -> dict[str, Likelihood]:
@@ -157,9 +145,10 @@ class LikelihoodBridge:
                 inputs.append(InputParameter(spec.name, "model", unit, spec.description))
             self._model_space = True
         for label, like in self.likelihoods.items():
-            for nu in sampled_nuisances(like):
-                inputs.append(InputParameter(nuisance_parameter_name(label, nu), "nuisance",
-                                             nu.unit, nu.description, label, nu))
+            for nu in like.nuisances:
+                inputs.append(InputParameter(
+                    nuisance_parameter_name(label, nu, IDENTIFIER_SEPARATOR), "nuisance",
+                    nu.unit, nu.description, label, nu))
         names = [p.name for p in inputs]
         clash = sorted({n for n in names if names.count(n) > 1})
         if clash:
@@ -230,15 +219,8 @@ class LikelihoodBridge:
         points outside the model's domain and where a likelihood returns NaN."""
         n, cols = self._columns(values)
         obs, valid = self._observables(n, cols)
-        out = {}
-        for label, like in self.likelihoods.items():
-            val = np.full(n, -np.inf)
-            if valid.any():
-                nuis = {p.nuisance.name: cols[p.name][valid] for p in self.inputs
-                        if p.label == label and p.nuisance is not None} or None
-                val[valid] = like.loglike({k: obs[k][valid] for k in like.requires}, nuis)
-            out[label] = np.where(np.isnan(val), -np.inf, val)
-        return out
+        return likelihood_terms(self.likelihoods, obs, cols, valid,
+                                IDENTIFIER_SEPARATOR).values
 
     def loglike(self, values: Mapping[str, Any]) -> np.ndarray:
         """Joint log-likelihood ``(n_points,)``: the sum of :meth:`terms`, finite or -inf."""
@@ -261,11 +243,12 @@ def experiment_bridge(experiment: str, options: Mapping[str, Any] | None = None,
 
 
 def load_model(spec: Any) -> Any:
-    """A model object from ``spec``: returned as is if it has ``observables``, else a mapping
-    ``{"class": "package.module:Class" (or "package.module.Class"), **options}``."""
-    if hasattr(spec, "observables"):
+    """A model object from ``spec``: a mapping ``{"class": "package.module:Class" (or
+    "package.module.Class"), **options}`` is imported and constructed (Python API: the caller
+    names the class), anything else is taken to be a model object and returned as is."""
+    if not isinstance(spec, Mapping):
         return spec
-    if not isinstance(spec, Mapping) or "class" not in spec:
+    if "class" not in spec:
         raise ConfigError("model: expected a Model or a mapping with 'class' "
                           "('package.module:Class') and its options")
     options = dict(spec)
@@ -287,5 +270,4 @@ def joint_bridge(likelihoods: Mapping[str, Any], model: Any | None = None,
 
 
 __all__ = ["EXPERIMENTS", "InputParameter", "LikelihoodBridge", "build_likelihoods",
-           "experiment_bridge", "joint_bridge", "load_model", "nuisance_parameter_name",
-           "sampled_nuisances"]
+           "experiment_bridge", "joint_bridge", "load_model", "nuisance_parameter_name"]
