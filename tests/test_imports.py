@@ -1,7 +1,12 @@
-"""The import graph runs one way (docs/fitting.md, STYLE.md):
-leaves -> model | likelihoods (never each other) -> priors/joint -> samplers -> output/plots
--> config -> cli; leaves import nothing from the package but leaves; heavy libraries are
-imported only inside the functions that adapt them."""
+"""The import graph runs one way (docs/architecture.md):
+
+    leaves -> model | likelihoods (never each other) -> joint -> samplers -> output -> config/cli
+
+Every module of the two packages belongs to exactly one layer of :data:`LAYERS`; a module may
+import modules of its own component or of a lower layer, never of a higher one nor of another
+component of its own layer (so the model and the likelihoods never import each other); leaves
+import nothing from the package but leaves; heavy libraries are imported only inside the
+functions that adapt them."""
 from __future__ import annotations
 
 import ast
@@ -12,27 +17,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LEAVES = {"globalfit.errors", "globalfit.units", "globalfit.constants", "globalfit.paths",
-          "globalfit.observables", "globalfit"}
 HEAVY = {"emcee", "dynesty", "arviz", "matplotlib", "corner", "mpi4py"}
-# module prefix -> package prefixes it must never import
-FORBIDDEN = {
-    "globalfit.model": ("likelihoods", "globalfit.joint", "globalfit.samplers",
-                        "globalfit.output", "globalfit.config", "globalfit.cli",
-                        "globalfit.plots", "globalfit.priors"),
-    "likelihoods": ("globalfit.model", "globalfit.joint", "globalfit.samplers",
-                    "globalfit.output", "globalfit.config", "globalfit.cli", "globalfit.plots",
-                    "globalfit.priors"),
-    "globalfit.priors": ("globalfit.joint", "globalfit.samplers", "globalfit.output",
-                         "globalfit.config", "globalfit.cli", "likelihoods", "globalfit.model"),
-    "globalfit.joint": ("globalfit.samplers", "globalfit.output", "globalfit.config",
-                        "globalfit.cli", "globalfit.plots"),
-    "globalfit.samplers": ("globalfit.output", "globalfit.config", "globalfit.cli",
-                           "globalfit.plots"),
-    "globalfit.output": ("globalfit.config", "globalfit.cli"),
-    "globalfit.plots": ("globalfit.config", "globalfit.cli", "globalfit.output"),
-    "globalfit.config": ("globalfit.cli", "globalfit.samplers", "globalfit.output"),
-}
+
+#: (layer, components): a component is a module or package prefix. Order = import direction.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("leaves", ("globalfit", "globalfit.errors", "globalfit.units", "globalfit.constants",
+                "globalfit.options", "globalfit.progress", "globalfit.paths",
+                "globalfit.observables")),
+    ("physics", ("globalfit.model", "likelihoods", "globalfit.priors")),
+    ("joint", ("globalfit.joint",)),
+    ("samplers", ("globalfit.samplers",)),
+    ("output", ("globalfit.output", "globalfit.plots")),
+    # the application layer (cli is the entry point)
+    ("application", ("globalfit.config", "globalfit.limits", "globalfit.validate",
+                     "globalfit.cli")),
+)
+SHARED_LAYERS = {"leaves", "application"}   # layers whose modules may use each other
+LEAVES = set(LAYERS[0][1])
 
 
 def module_name(path: Path) -> str:
@@ -40,6 +41,17 @@ def module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
+
+
+def placement(name: str) -> tuple[int, str] | None:
+    """(layer index, component) of module ``name``: the longest matching component."""
+    best: tuple[int, str] | None = None
+    for rank, (_, components) in enumerate(LAYERS):
+        for comp in components:
+            if name == comp or (name.startswith(comp + ".") and comp != "globalfit"):
+                if best is None or len(comp) > len(best[1]):
+                    best = (rank, comp)
+    return best
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
@@ -72,24 +84,55 @@ FILES = sorted(p for d in ("globalfit", "likelihoods") for p in (REPO / d).rglob
 def test_found_the_package() -> None:
     names = {module_name(p) for p in FILES}
     assert {"globalfit.joint", "globalfit.config", "globalfit.cli", "likelihoods.base",
-            "globalfit.model.base"} <= names
+            "likelihoods.evaluate", "globalfit.model.base"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_module_has_a_layer(path: Path) -> None:
+    name = module_name(path)
+    assert placement(name) is not None, (
+        f"{name} belongs to no layer: add it to LAYERS in tests/test_imports.py and to the "
+        "diagram in docs/architecture.md")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_import_direction(path: Path) -> None:
     name = module_name(path)
-    internal = [(m, top) for m, top in imports(path)
-                if m.split(".")[0] in ("globalfit", "likelihoods")]
+    rank, comp = placement(name) or (len(LAYERS), name)
+    internal = [m for m, _ in imports(path) if m.split(".")[0] in ("globalfit", "likelihoods")]
     if name in LEAVES and name != "globalfit":
-        bad = [m for m, _ in internal if m not in LEAVES]
+        bad = [m for m in internal if m not in LEAVES]
         assert not bad, f"leaf {name} imports {bad}"
-    for prefix, forbidden in FORBIDDEN.items():
-        if name == prefix or name.startswith(prefix + "."):
-            bad = [m for m, _ in internal
-                   if any(m == f or m.startswith(f + ".") for f in forbidden)]
-            assert not bad, f"{name} imports {bad}"
+    for target in internal:
+        where = placement(target)
+        if where is None or where[1] == comp or target == "globalfit":
+            continue
+        t_rank, t_comp = where
+        layer = LAYERS[rank][0]
+        assert t_rank < rank or (t_rank == rank and layer in SHARED_LAYERS), (
+            f"{name} ({layer}) imports {target} ({LAYERS[t_rank][0]}): imports run "
+            "leaves -> model | likelihoods -> joint -> samplers -> output -> config/cli")
     heavy_top = [m for m, top in imports(path) if top and m.split(".")[0] in HEAVY]
     assert not heavy_top, f"{name} imports {heavy_top} at module level"
+
+
+def test_layer_rules_catch_the_forbidden_directions() -> None:
+    """The rule itself: the model and the likelihoods never import each other; no physics
+    module imports the joint posterior, a sampler or the config."""
+    def allowed(importer: str, target: str) -> bool:
+        (rank, comp), (t_rank, t_comp) = placement(importer), placement(target)
+        return t_comp == comp or t_rank < rank or (
+            t_rank == rank and LAYERS[rank][0] in SHARED_LAYERS)
+
+    assert not allowed("likelihoods.na64", "globalfit.model.base")
+    assert not allowed("globalfit.model.dark_sector", "likelihoods.base")
+    assert not allowed("likelihoods.evaluate", "globalfit.joint")
+    assert not allowed("globalfit.joint", "globalfit.samplers")
+    assert not allowed("globalfit.samplers.emcee_adapter", "globalfit.output")
+    assert not allowed("globalfit.output", "globalfit.config")
+    assert allowed("globalfit.joint", "likelihoods.evaluate")
+    assert allowed("globalfit.cli", "globalfit.config")
+    assert allowed("likelihoods.adapters", "likelihoods.evaluate")
 
 
 def test_config_import_stays_light() -> None:
