@@ -51,7 +51,7 @@ def likelihood_class(name: str) -> type[Likelihood]:
     KeyError listing the known names for any other name (nothing is imported then);
     TypeError when the target is not a subclass of :class:`Likelihood` (checked before
     anything is instantiated)."""
-    targets = known()
+    targets = REGISTRY if name in REGISTRY else known()   # plugins are looked up only if needed
     if name not in targets:
         raise KeyError(f"unknown likelihood {name!r}; known: {', '.join(targets)}")
     module, _, attr = targets[name].partition(":")

@@ -34,7 +34,7 @@ def known() -> dict[str, str]:
 def model_class(name: str) -> type[Model]:
     """The model class registered (or plugged in) under ``name``; KeyError listing known
     names otherwise (nothing imported); TypeError if the target is not a :class:`Model`."""
-    targets = known()
+    targets = REGISTRY if name in REGISTRY else known()   # plugins are looked up only if needed
     if name not in targets:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(targets)}")
     module, _, attr = targets[name].partition(":")
