@@ -20,8 +20,7 @@ from .base import Likelihood, Nuisance
 
 #: name -> "module:Class"; modules are imported only when asked for.
 REGISTRY: dict[str, str] = {
-    # transitional: the Borexino class with its declared options (see likelihoods._borexino)
-    "borexino": "likelihoods._borexino:BorexinoLikelihood",
+    "borexino": "likelihoods.borexino:BorexinoLikelihood",
     "na64": "likelihoods.na64:NA64Likelihood",
     "babar": "likelihoods.babar:BaBarLikelihood",
     "meg": "likelihoods.meg:MEGLikelihood",

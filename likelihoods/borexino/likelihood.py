@@ -31,7 +31,7 @@ from typing import ClassVar, Mapping
 import numpy as np
 
 from globalfit.errors import ConfigError, DataFileError, ParameterError
-from globalfit.options import Option, short_repr, validate_options
+from globalfit.options import Option, short_repr
 from globalfit.paths import data_file
 from globalfit.progress import progress, stage
 from likelihoods import solar as solar_layer
@@ -85,11 +85,6 @@ class BorexinoLikelihood(Likelihood):
                doc="response override (Python API only; calibrate.py)"),
     )
     derived_names: ClassVar[tuple[str, ...]] = ()
-
-    @classmethod
-    def from_options(cls, options: Mapping | None = None, where: str = "") -> "BorexinoLikelihood":
-        """validate_options(cls.options, options, where or cls.name), then cls(**resolved)."""
-        return cls(**validate_options(cls.options, options, where or cls.name))
 
     def __init__(self, variant: str = "radiochemical", mode: str = "fast",
                  fit_window_nh: tuple[int, int] = (93, 950), flux_model: str = "GS98",
