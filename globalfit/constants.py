@@ -81,3 +81,6 @@ SIN2_THETA23: float = 0.561
 DELTA_CP_DEG: float = 177.0
 DM21_EV2: float = 7.49e-5
 DM31_EV2: float = 2.534e-3
+
+M_Z_GEV: float = 91.1880
+"""Z-boson mass, GeV (PDG 2024, Phys. Rev. D 110 (2024) 030001: 91.1880 +- 0.0020)."""

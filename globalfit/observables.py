@@ -39,6 +39,11 @@ _TABLE: tuple[Observable, ...] = (
     Observable("br_mu_e_gamma", "1", r"\mathrm{BR}(\mu\to e\gamma)", "BR(mu -> e gamma)"),
     Observable("br_tau_e_gamma", "1", r"\mathrm{BR}(\tau\to e\gamma)", "BR(tau -> e gamma)"),
     Observable("br_tau_mu_gamma", "1", r"\mathrm{BR}(\tau\to\mu\gamma)", "BR(tau -> mu gamma)"),
+    Observable("m_n_gev", "GeV", r"m_N", "mass of the vector-like doublet's neutral member N"),
+    Observable("m_e_charged_gev", "GeV", r"m_E",
+               "mass of the vector-like doublet's charged member E"),
+    Observable("delta_n_nu", "1", r"\Delta N_\nu",
+               "extra neutrino species in the invisible Z width from Z -> N Nbar"),
 )
 
 OBSERVABLES: dict[str, Observable] = {o.name: o for o in _TABLE}

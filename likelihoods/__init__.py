@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "meg": "likelihoods.meg:MEGLikelihood",
     "tau_e_gamma": "likelihoods.meg:TauEGammaLikelihood",
     "tau_mu_gamma": "likelihoods.meg:TauMuGammaLikelihood",
+    "lep": "likelihoods.lep:LEPLikelihood",
 }
 
 ENTRY_POINT_GROUP = "globalfit.likelihoods"

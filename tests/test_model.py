@@ -285,9 +285,19 @@ def test_br_inv_at_seed_benchmark(angle_model):
     obs, valid = angle_model.observables(_with(ANGLE, m_aprime_gev=m))
     assert valid.all()
     np.testing.assert_array_equal(obs["br_inv"][:4], 0.0)    # below 2 m_N = 200 MeV
-    assert np.all(obs["br_inv"][4:] > 0.99)
+    # A' -> E+ E- (visible, m_E = m_N, same U(1)_D charge) opens with N Nbar and takes half of
+    # the dark width (MODEL.md section 5): BR_inv just below 1/2 until the scalars open at
+    # 2 M_S = 600 MeV, above 1/2 after.
+    assert np.all((obs["br_inv"][4:5] > 0.49) & (obs["br_inv"][4:5] < 0.5))
+    assert 0.5 < obs["br_inv"][5] < 0.99
     np.testing.assert_allclose(obs["gamma_total_gev"],
                                obs["gamma_inv_gev"] + obs["gamma_vis_gev"], rtol=1e-15)
+    # With E decoupled (m_E = 200 GeV) the A' decays invisibly again above 2 m_N.
+    heavy_e = DarkTransitionMomentModel(charged_mass="parameter")
+    obs_h, valid_h = heavy_e.observables(_with(ANGLE, m_aprime_gev=m, m_e_charged_gev=200.0))
+    assert valid_h.all()
+    np.testing.assert_array_equal(obs_h["br_inv"][:4], 0.0)
+    assert np.all(obs_h["br_inv"][4:] > 0.99)
 
 
 # ---- invalid points, batches, never NaN ----------------------------------------------------

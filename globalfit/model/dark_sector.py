@@ -24,7 +24,8 @@ G = ``loops.loop_scalar_flip``, M_1 = M_S, M_2 = M_S + dM_S. As a vector
 K * (y x y') (cross product). Mass basis lambda^m = U^T lambda U, i.e. for unitary U
 Lambda^m = det(U) U^dagger Lambda (written out below; no (n, 3, 3) products in the hot path).
 
-Charged-lepton flavour violation (MODEL.md section 4): the charged partner E (m_E = m_N) and
+Charged-lepton flavour violation (MODEL.md section 4): the charged partner E (mass m_E; by
+default m_E = m_N, option ``charged_mass="parameter"`` samples ``m_e_charged_gev``) and
 phi_k give l_1 -> l_2 gamma with couplings C^a_1 = y_a cos(theta) - y'_a sin(theta),
 C^a_2 = y_a sin(theta) + y'_a cos(theta) to left-handed leptons. For
 L = (e m_1 / 2) lbar_2 sigma^{mu nu} (A_L P_L + A_R P_R) l_1 F_{mu nu} (A in GeV^-2),
@@ -56,6 +57,7 @@ from ..errors import ConfigError, ParameterError
 from ..options import Option
 from .base import Model, ParameterSpec
 from .decays import _aprime_widths
+from .electroweak import z_to_vectorlike_neutral
 from .loops import loop_fermion_flip, loop_fermion_noflip, loop_scalar_flip
 from .pmns import pmns_matrix
 
@@ -72,7 +74,7 @@ _COMMON_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("eps", "1", 0.0, 1.0, r"\varepsilon", "kinetic mixing (photon basis)"),
     ParameterSpec("g_d", "1", 0.0, _Y_MAX, r"g_D", "U(1)_D gauge coupling"),
     ParameterSpec("m_n_gev", "energy", 0.0, 1.0e3, r"m_N",
-                  "vector-like lepton mass m_N = m_E (GeV)"),
+                  "mass of the doublet's neutral member N (GeV)"),
     ParameterSpec("m_s_gev", "energy", 1.0e-9, 1.0e3, r"M_S",
                   "lighter dark-scalar mass M_1 = M_S (GeV)"),
     ParameterSpec("dm_s_gev", "energy", 0.0, 1.0e3, r"\Delta M_S",
@@ -95,9 +97,14 @@ _RIGHT_HANDED_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("kappa_r", "1", -10.0, 10.0, r"\kappa_R",
                   "right- to left-handed coupling ratio of charged leptons"),
 )
+_CHARGED_MASS_PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("m_e_charged_gev", "energy", 0.0, 1.0e3, r"m_E",
+                  "mass of the doublet's charged member E (GeV)"),
+)
 _SAFE_VALUES: dict[str, float] = {
     "m_aprime_gev": 0.1, "eps": 1e-3, "g_d": 0.1, "m_n_gev": 0.1, "m_s_gev": 0.3,
     "dm_s_gev": 0.1, "theta": 0.5, "y0": 0.1, "alpha": 0.5, "kappa_r": 0.0,
+    "m_e_charged_gev": 0.1,
 }
 """Finite in-domain values substituted for invalid points before evaluation."""
 
@@ -142,6 +149,7 @@ _PROVIDES: tuple[str, ...] = (
     "m_aprime_gev", "eps", "br_inv", "gamma_total_gev", "gamma_inv_gev", "gamma_vis_gev",
     "lam2_1_mub2", "lam2_2_mub2", "lam2_3_mub2", "mu_eff_mub", "mu_eff2_mub2",
     "br_mu_e_gamma", "br_tau_e_gamma", "br_tau_mu_gamma",
+    "m_n_gev", "m_e_charged_gev", "delta_n_nu",
 )
 
 
@@ -188,6 +196,8 @@ class DarkTransitionMomentModel(Model):
     n, m : orthonormal flavour directions (e, mu, tau) for "scale_angle";
         default n = (1, 0, 0) (electron), m = (0, 1, 0) (muon).
     right_handed : add parameter kappa_r (right-handed couplings D = kappa_r C), default False.
+    charged_mass : "m_n" (default: m_E = m_N, as the seed benchmark implies) or "parameter"
+        (adds the parameter m_e_charged_gev).
     q_n, q_s : U(1)_D charges of N and of the scalars (default 1).
     majorana_phases_rad : (alpha_21, alpha_31) of the PMNS matrix (no effect on |Lambda_k|).
 
@@ -212,7 +222,8 @@ class DarkTransitionMomentModel(Model):
     def __init__(self, yukawa_parametrisation: str = "scale_angle",
                  n: Sequence[float] = (1.0, 0.0, 0.0), m: Sequence[float] = (0.0, 1.0, 0.0),
                  right_handed: bool = False, q_n: float = 1.0, q_s: float = 1.0,
-                 majorana_phases_rad: tuple[float, float] = (0.0, 0.0)) -> None:
+                 majorana_phases_rad: tuple[float, float] = (0.0, 0.0),
+                 charged_mass: str = "m_n") -> None:
         if yukawa_parametrisation not in ("scale_angle", "vectors"):
             raise ConfigError(
                 f"model option yukawa_parametrisation: expected 'scale_angle' or 'vectors', "
@@ -224,6 +235,10 @@ class DarkTransitionMomentModel(Model):
             raise ConfigError("model option m: must be orthogonal to n (alpha is the angle "
                               "between y and y')")
         self.right_handed = bool(right_handed)
+        if charged_mass not in ("m_n", "parameter"):
+            raise ConfigError(f"model option charged_mass: expected 'm_n' or 'parameter', "
+                              f"found {charged_mass!r}")
+        self.charged_mass = charged_mass
         for key, q in (("q_n", q_n), ("q_s", q_s)):
             if not math.isfinite(q):
                 raise ConfigError(f"model option {key}: expected a finite charge, found {q!r}")
@@ -231,7 +246,8 @@ class DarkTransitionMomentModel(Model):
         self.parameters = (_COMMON_PARAMETERS
                            + (_SCALE_ANGLE_PARAMETERS if yukawa_parametrisation == "scale_angle"
                               else _VECTOR_PARAMETERS)
-                           + (_RIGHT_HANDED_PARAMETERS if self.right_handed else ()))
+                           + (_RIGHT_HANDED_PARAMETERS if self.right_handed else ())
+                           + (_CHARGED_MASS_PARAMETERS if charged_mass == "parameter" else ()))
         self.provides = _PROVIDES
         # Parameter-independent work, done once.
         self.pmns = pmns_matrix(majorana_phases_rad=majorana_phases_rad)
@@ -290,15 +306,20 @@ class DarkTransitionMomentModel(Model):
         return y, yp
 
     @staticmethod
-    def _mass_ratios(p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray,
-                                                           np.ndarray, np.ndarray]:
-        """(M_1^2, M_2^2, r_1, r_2) with r_k = m_N^2/M_k^2 (clipped below at 1e-300)."""
+    def _mass_ratios(p: Mapping[str, np.ndarray], fermion: str = "m_n_gev"
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(M_1^2, M_2^2, r_1, r_2) with r_k = m_F^2/M_k^2 (clipped below at 1e-300) for the
+        fermion mass ``p[fermion]`` (N in the dipole loop, E in the l -> l' gamma loop)."""
         m1 = p["m_s_gev"]
         m2 = m1 + p["dm_s_gev"]
         m1_sq, m2_sq = m1 * m1, m2 * m2
-        mn_sq = p["m_n_gev"] * p["m_n_gev"]
-        return (m1_sq, m2_sq, np.maximum(mn_sq / m1_sq, _R_MIN),
-                np.maximum(mn_sq / m2_sq, _R_MIN))
+        mf_sq = p[fermion] * p[fermion]
+        return (m1_sq, m2_sq, np.maximum(mf_sq / m1_sq, _R_MIN),
+                np.maximum(mf_sq / m2_sq, _R_MIN))
+
+    def _charged_mass(self, p: Mapping[str, np.ndarray]) -> np.ndarray:
+        """m_E (GeV): the parameter m_e_charged_gev, or m_N (option charged_mass="m_n")."""
+        return p["m_e_charged_gev"] if self.charged_mass == "parameter" else p["m_n_gev"]
 
     def _dipole_vector(self, p: Mapping[str, np.ndarray], y: list[np.ndarray],
                        yp: list[np.ndarray], m1_sq: np.ndarray, m2_sq: np.ndarray,
@@ -364,10 +385,16 @@ class DarkTransitionMomentModel(Model):
         w = self.solar_weights
         mu_eff2 = w[0] * lam2[0] + w[1] * lam2[1] + w[2] * lam2[2]
 
-        br_lfv = self._lfv_branching_ratios(p, y, yp, m1_sq, m2_sq, r1, r2)
+        m_e = self._charged_mass(p)
+        if self.charged_mass == "parameter":
+            p_e = {**p, "m_e_charged_gev": m_e}
+            br_lfv = self._lfv_branching_ratios(p_e, y, yp,
+                                                *self._mass_ratios(p_e, "m_e_charged_gev"))
+        else:
+            br_lfv = self._lfv_branching_ratios(p, y, yp, m1_sq, m2_sq, r1, r2)
         widths = _aprime_widths(p["m_aprime_gev"], p["eps"], p["g_d"], p["m_n_gev"],
                                 p["m_s_gev"], p["m_s_gev"] + p["dm_s_gev"],
-                                q_n=self.q_n, q_s=self.q_s)
+                                q_n=self.q_n, q_s=self.q_s, m_e=m_e)
         obs = {
             "m_aprime_gev": _full(p["m_aprime_gev"].copy(), n),
             "eps": _full(p["eps"].copy(), n),
@@ -376,6 +403,8 @@ class DarkTransitionMomentModel(Model):
             "lam2_1_mub2": lam2[0], "lam2_2_mub2": lam2[1], "lam2_3_mub2": lam2[2],
             "mu_eff2_mub2": mu_eff2, "mu_eff_mub": np.sqrt(mu_eff2),
             **br_lfv,
+            "m_n_gev": p["m_n_gev"].copy(), "m_e_charged_gev": m_e.copy(),
+            "delta_n_nu": z_to_vectorlike_neutral(p["m_n_gev"]),
         }
         obs = {key: _full(val, n) for key, val in obs.items()}
         if not valid.all():
@@ -395,8 +424,8 @@ class DarkTransitionMomentModel(Model):
         f2 = (0.5 * norm) * loop_fermion_noflip(r2) / m2_sq
         if self.right_handed:
             kappa = p["kappa_r"]
-            g1 = norm * p["m_n_gev"] * loop_fermion_flip(r1) / m1_sq
-            g2 = norm * p["m_n_gev"] * loop_fermion_flip(r2) / m2_sq
+            g1 = norm * self._charged_mass(p) * loop_fermion_flip(r1) / m1_sq
+            g2 = norm * self._charged_mass(p) * loop_fermion_flip(r2) / m2_sq
         prefactor = 48.0 * math.pi**3 * C.ALPHA_EM / C.G_FERMI_GEV2**2
         out = {}
         for key, heavy, light, m_heavy, br_nunu in (

@@ -21,9 +21,15 @@ arXiv:2005.01515, sections 2.3-2.4; MODEL.md section 5):
     Gamma(A' -> l+ l-)     = (alpha eps^2 m / 3) (1 + 2 m_l^2/m^2) sqrt(1 - 4 m_l^2/m^2)
     Gamma(A' -> N Nbar)    = (alpha_D q_n^2 m / 3) (1 + 2 m_N^2/m^2) sqrt(1 - 4 m_N^2/m^2)
     Gamma(A' -> phi phi^*) = (alpha_D q_s^2 m / 12) (1 - 4 M^2/m^2)^(3/2)
+    Gamma(A' -> E+ E-)     = (alpha_D q_n^2 m / 3) (1 + 2 m_E^2/m^2) sqrt(1 - 4 m_E^2/m^2)
     Gamma(A' -> hadrons)   = Gamma(A' -> mu+ mu-) R(m)      (for m > 2 m_pi)
 
-(the hadronic relation as in B. Batell, M. Pospelov, A. Ritz, PRD 80 (2009) 095024;
+E is the charged member of the vector-like doublet (N, E), with the U(1)_D charge of N
+(MODEL.md section 5): A' -> E+ E- is the Dirac-fermion width with alpha_D and m_E and is
+*visible* (E is electrically charged), so it lowers BR_inv once open; with m_E = m_N it opens
+at the N Nbar threshold and roughly halves BR_inv. It is included when ``m_e_charged_gev`` is
+given (the model always gives it; ``m_E = m_N`` unless configured).
+(The hadronic relation as in B. Batell, M. Pospelov, A. Ritz, PRD 80 (2009) 095024;
 P. Ilten, Y. Soreq, M. Williams, W. Xue, JHEP 06 (2018) 004, arXiv:1801.04847;
 M. Buschmann, J. Kopp, J. Liu, P. Machado, JHEP 07 (2015) 045, arXiv:1505.07459).
 Each width is exactly zero at and below its threshold, so for 2 m_e < m_A' < min(2 m_N, 2 M_1)
@@ -45,7 +51,7 @@ __all__ = ["aprime_widths", "r_ratio", "decay_length_cm", "WIDTH_KEYS"]
 
 WIDTH_KEYS: tuple[str, ...] = (
     "gamma_ee", "gamma_mumu", "gamma_tautau", "gamma_had", "gamma_vis",
-    "gamma_nn", "gamma_ss", "gamma_inv", "gamma_total", "br_inv",
+    "gamma_nn", "gamma_ss", "gamma_ech", "gamma_inv", "gamma_total", "br_inv",
 )
 """Keys of the dict returned by ``aprime_widths`` (widths in GeV, br_inv dimensionless)."""
 
@@ -175,11 +181,13 @@ def _r_ratio(m: np.ndarray, inv_m: np.ndarray) -> np.ndarray:
 
 def aprime_widths(m_aprime_gev: ArrayLike, eps: ArrayLike, g_d: ArrayLike,
                   m_n_gev: ArrayLike, m_s1_gev: ArrayLike, m_s2_gev: ArrayLike,
-                  q_n: float = 1.0, q_s: float = 1.0) -> dict[str, np.ndarray]:
+                  q_n: float = 1.0, q_s: float = 1.0,
+                  m_e_charged_gev: ArrayLike | None = None) -> dict[str, np.ndarray]:
     """Partial and total widths of the dark photon (GeV) and BR_inv, broadcast over the inputs.
 
     Returns a dict with keys ``WIDTH_KEYS``: gamma_ee, gamma_mumu, gamma_tautau, gamma_had
-    (= gamma_mumu * R, see ``r_ratio``), gamma_vis (their sum), gamma_nn (A' -> N Nbar, Dirac),
+    (= gamma_mumu * R, see ``r_ratio``), gamma_ech (A' -> E+ E-, 0 when ``m_e_charged_gev`` is
+    None), gamma_vis (the sum of these visible widths), gamma_nn (A' -> N Nbar, Dirac),
     gamma_ss (A' -> phi_1 phi_1^* + phi_2 phi_2^*), gamma_inv (= gamma_nn + gamma_ss),
     gamma_total, br_inv = gamma_inv / gamma_total (0 where gamma_total = 0).
     Masses in GeV (>= 0; m_A' = 0 gives all widths 0), eps and g_d dimensionless (signs
@@ -195,14 +203,20 @@ def aprime_widths(m_aprime_gev: ArrayLike, eps: ArrayLike, g_d: ArrayLike,
     for name, q in (("q_n", q_n), ("q_s", q_s)):
         if not math.isfinite(q):
             raise ParameterError(f"{name}: expected a finite charge, found {q!r}")
-    m, eps_, g, m_n, m_s1, m_s2 = np.broadcast_arrays(m, eps_, g, m_n, m_s1, m_s2)
-    out = _aprime_widths(m, eps_, g, m_n, m_s1, m_s2, q_n, q_s)
+    if m_e_charged_gev is None:
+        m, eps_, g, m_n, m_s1, m_s2 = np.broadcast_arrays(m, eps_, g, m_n, m_s1, m_s2)
+        out = _aprime_widths(m, eps_, g, m_n, m_s1, m_s2, q_n, q_s)
+    else:
+        m_e = _check("m_e_charged_gev", m_e_charged_gev)
+        m, eps_, g, m_n, m_s1, m_s2, m_e = np.broadcast_arrays(m, eps_, g, m_n, m_s1, m_s2,
+                                                               m_e)
+        out = _aprime_widths(m, eps_, g, m_n, m_s1, m_s2, q_n, q_s, m_e)
     return {key: np.asarray(value, dtype=np.float64) for key, value in out.items()}
 
 
 def _aprime_widths(m: np.ndarray, eps_: np.ndarray, g: np.ndarray, m_n: np.ndarray,
                    m_s1: np.ndarray, m_s2: np.ndarray, q_n: float = 1.0,
-                   q_s: float = 1.0) -> dict[str, np.ndarray]:
+                   q_s: float = 1.0, m_e: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """``aprime_widths`` for inputs already checked (finite, masses >= 0) by the caller, with
     plain numpy broadcasting (a (1,) mass of a fixed parameter stays (1,), so its threshold
     factors are not repeated per point). Used by the model on its validated parameters."""
@@ -212,9 +226,11 @@ def _aprime_widths(m: np.ndarray, eps_: np.ndarray, g: np.ndarray, m_n: np.ndarr
     gamma_mumu = visible_scale * _vector_to_fermions(m, inv_m, C.M_MU_GEV)
     gamma_tautau = visible_scale * _vector_to_fermions(m, inv_m, C.M_TAU_GEV)
     gamma_had = gamma_mumu * _r_ratio(m, inv_m)
-    gamma_vis = gamma_ee + gamma_mumu + gamma_tautau + gamma_had
-
     alpha_d_m = g * g / (4.0 * math.pi) * m
+    gamma_ech = (alpha_d_m * (q_n * q_n / 3.0) * _vector_to_fermions(m, inv_m, m_e)
+                 if m_e is not None else np.zeros_like(gamma_ee))
+    gamma_vis = gamma_ee + gamma_mumu + gamma_tautau + gamma_had + gamma_ech
+
     gamma_nn = alpha_d_m * (q_n * q_n / 3.0) * _vector_to_fermions(m, inv_m, m_n)
     gamma_ss = alpha_d_m * (q_s * q_s / 12.0) * (_vector_to_scalars(m, inv_m, m_s1)
                                                  + _vector_to_scalars(m, inv_m, m_s2))
@@ -225,7 +241,8 @@ def _aprime_widths(m: np.ndarray, eps_: np.ndarray, g: np.ndarray, m_n: np.ndarr
     out = {
         "gamma_ee": gamma_ee, "gamma_mumu": gamma_mumu, "gamma_tautau": gamma_tautau,
         "gamma_had": gamma_had, "gamma_vis": gamma_vis, "gamma_nn": gamma_nn,
-        "gamma_ss": gamma_ss, "gamma_inv": gamma_inv, "gamma_total": gamma_total,
+        "gamma_ss": gamma_ss, "gamma_ech": gamma_ech, "gamma_inv": gamma_inv,
+        "gamma_total": gamma_total,
         "br_inv": br_inv,
     }
     return out
