@@ -217,6 +217,8 @@ class DarkTransitionMomentModel(Model):
         Option("q_s", (float,), 1.0, doc="U(1)_D charge of the scalars"),
         Option("majorana_phases_rad", (tuple,), (0.0, 0.0), unit="rad",
                doc="(alpha_21, alpha_31) of the PMNS matrix"),
+        Option("charged_mass", (str,), "m_n", choices=("m_n", "parameter"),
+               doc="m_E = m_N, or the sampled parameter m_e_charged_gev"),
     )
 
     def __init__(self, yukawa_parametrisation: str = "scale_angle",
