@@ -9,9 +9,9 @@ import pytest
 from scipy import special
 
 from conftest import GaussLikelihood, GaussLikelihoodB, ToyModel
-from globalfit.config import SAMPLER_KEYS
 from globalfit.joint import JointPosterior
 from globalfit.priors import Prior, PriorSet
+from globalfit.samplers.base import default_options
 from globalfit.samplers.emcee_adapter import run_emcee
 from globalfit.samplers.dynesty_adapter import run_dynesty
 from globalfit.samplers.pool import ChunkedFunction, SerialPool
@@ -43,7 +43,7 @@ def truncated_moments(c: float, s: float) -> tuple[float, float]:
 
 
 def options(name: str, **updates: object) -> dict:
-    opts = {k: d for k, (_, d, _) in SAMPLER_KEYS[name].items()}
+    opts = default_options(name)
     opts.update(progress=False)
     opts.update(updates)
     return opts

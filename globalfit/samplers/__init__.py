@@ -1,5 +1,6 @@
 """Sampler adapters: each gets the (vectorised) posterior as an argument and owns seeding,
-checkpoints and stopping; both return a :class:`SamplerResult`."""
+checkpoints and stopping; each returns a :class:`SamplerResult`. The interface a sampler
+implements and the registry of samplers are in :mod:`globalfit.samplers.base`."""
 from __future__ import annotations
 
 import signal
@@ -16,13 +17,15 @@ class SamplerResult:
     ``samples``: ``(n_chains, n_draws, ndim)``; ``stats``: JSON-serialisable numbers
     (autocorrelation times, evidence, ...); ``nested``: for nested sampling, the weighted
     samples ``samples (n, ndim)``, ``log_weight``, ``log_likelihood`` and ``logz``,
-    ``logzerr``; ``completed`` is False when the run stopped on a signal.
+    ``logzerr``; ``completed`` is False when the run stopped on a signal; ``rejections``:
+    counts of points rejected by reason (prior, model domain, NaN likelihood).
     """
     kind: str
     samples: np.ndarray
     stats: dict[str, Any] = field(default_factory=dict)
     nested: dict[str, Any] | None = None
     completed: bool = True
+    rejections: dict[str, int] = field(default_factory=dict)
 
 
 class StopFlag:
