@@ -33,7 +33,7 @@ class _Interrupted(Exception):
     """Raised from the progress callback to leave dynesty's loop on a signal."""
 
 
-def _restore(cls: Any, checkpoint: Path, pool: Any) -> Any:
+def _restore(cls: Any, checkpoint: Path, pool: Any, dynamic: bool) -> Any:
     """dynesty's ``restore`` of a checkpoint; :class:`CheckpointError` naming the file when
     it is truncated, garbage or not a dynesty sampler of this kind (the file is left as
     it is). dynesty checkpoints are pickles: only this tool's own run directory is read."""
@@ -42,9 +42,12 @@ def _restore(cls: Any, checkpoint: Path, pool: Any) -> Any:
     except Exception as exc:      # unpickling garbage raises almost anything
         raise corrupt_checkpoint(checkpoint, f"not a dynesty checkpoint: "
                                              f"{type(exc).__name__}") from None
-    if not isinstance(sampler, cls):
+    import dynesty.dynamicsampler
+    import dynesty.sampler
+    expected = dynesty.dynamicsampler.DynamicSampler if dynamic else dynesty.sampler.Sampler
+    if not isinstance(sampler, expected):
         raise corrupt_checkpoint(checkpoint, f"holds a {type(sampler).__name__}, "
-                                             f"expected a {cls.__name__}")
+                                             f"expected a {expected.__name__}")
     return sampler
 
 
@@ -62,7 +65,7 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
     use_pool = pool if pool is not None and pool.size > 1 else None
     restored = resume and Path(checkpoint).is_file()
     if restored:
-        sampler = _restore(cls, Path(checkpoint), use_pool)
+        sampler = _restore(cls, Path(checkpoint), use_pool, dynamic)
         log.info("resuming nested sampling from %s", checkpoint)
     else:
         kwargs = dict(bound=options.get("bound", "multi"), sample=options.get("sample", "auto"),

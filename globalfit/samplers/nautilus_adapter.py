@@ -35,6 +35,8 @@ from .pool import ChunkedFunction, Uncounted, handle
 
 log = logging.getLogger("globalfit.nautilus")
 
+#: seconds between progress updates (nautilus' run is called in slices this long)
+POLL_S = 2.0
 #: attributes of nautilus' checkpoint group that a resumable file must hold
 _REQUIRED_ATTRS = ("n_dim", "n_like", "explored", "shell_n", "rng_state", "rng_inc")
 
@@ -65,32 +67,30 @@ def _check_checkpoint(path: Path, ndim: int) -> None:
 
 
 class _Likelihood:
-    """The vectorised log-likelihood nautilus calls; checks the stop flag first and reports
-    progress (nautilus offers no callback)."""
+    """The vectorised log-likelihood nautilus calls; checks the stop flag first (nautilus
+    offers no callback) and counts calls for the progress bar."""
 
-    def __init__(self, fn: ChunkedFunction, stop: StopFlag, bar: Any, options: dict) -> None:
-        self.fn, self.stop, self.bar, self.options = fn, stop, bar, options
-        self.sampler: Any = None
-        self._last = 0.0
+    def __init__(self, fn: ChunkedFunction, stop: StopFlag, bar: Any) -> None:
+        self.fn, self.stop, self.bar = fn, stop, bar
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         if self.stop:
             raise _Interrupted
-        s = self.sampler
         self.bar.update(len(theta))
-        if s is not None and time.monotonic() - self._last > 1.0:   # status: O(n log n)
-            self._last = time.monotonic()
-            if s.explored:
-                status = f"sampling: N_eff {s.n_eff:.0f}/{self.options['n_eff']:g}"
-            else:
-                status = (f"exploring: f_live {s.f_live:.3g} "
-                          f"(stop < {self.options['f_live']:g})")
-            if s.log_z is not None:
-                status += f", ln Z {s.log_z:.3f}"
-            self.bar.set_status(status)
         values = self.fn(theta)
         values[~np.isfinite(values)] = -np.inf
         return values
+
+
+def _status(sampler: Any, options: dict[str, Any]) -> str:
+    """What the stopping rule waits for (read between ``run`` calls, when consistent)."""
+    if sampler.explored:
+        text = f"sampling: N_eff {sampler.n_eff:.0f}/{options['n_eff']:g}"
+    else:
+        text = f"exploring: f_live {sampler.f_live:.3g} (stop < {options['f_live']:g})"
+    if sampler.log_z is not None:
+        text += f", ln Z {sampler.log_z:.3f}"
+    return text
 
 
 def run_nautilus(posterior: Any, options: dict[str, Any], seed: int, checkpoint: Path,
@@ -113,7 +113,7 @@ def run_nautilus(posterior: Any, options: dict[str, Any], seed: int, checkpoint:
     t0 = time.time()
     maxcall = options["maxcall"]
     with sampler_progress(options, None, "nautilus", "call") as bar:
-        like = _Likelihood(fn, stop, bar, options)
+        like = _Likelihood(fn, stop, bar)
         try:
             sampler = nautilus.Sampler(
                 posterior.priors.transform, like, n_dim=ndim, n_live=options["n_live"],
@@ -123,13 +123,21 @@ def run_nautilus(posterior: Any, options: dict[str, Any], seed: int, checkpoint:
                 seed=seed, filepath=checkpoint, resume=restored)
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise corrupt_checkpoint(checkpoint, type(exc).__name__) from None
-        like.sampler = sampler
         start_calls = int(sampler.n_like)
+        cap = np.inf if maxcall is None else maxcall
         try:
-            success = sampler.run(f_live=options["f_live"], n_shell=options["n_shell"],
-                                  n_eff=options["n_eff"], discard_exploration=bool(
-                                      options["discard_exploration"]),
-                                  n_like_max=np.inf if maxcall is None else maxcall)
+            # run() in slices of POLL_S seconds: the sampler state is the same as for one
+            # call (run continues where it stopped), and between slices the progress status
+            # is read while the state is consistent
+            while True:
+                success = sampler.run(f_live=options["f_live"], n_shell=options["n_shell"],
+                                      n_eff=options["n_eff"], n_like_max=cap,
+                                      discard_exploration=bool(options["discard_exploration"]),
+                                      timeout=POLL_S)
+                if sampler.n_like > 0:
+                    bar.set_status(_status(sampler, options))
+                if success or sampler.n_like >= cap:
+                    break
         except _Interrupted:
             log.warning("signal %s: nautilus checkpoint in %s", stop.signum, checkpoint)
             return SamplerResult(kind="nested", samples=np.empty((1, 0, ndim)),
