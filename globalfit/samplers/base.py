@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import sys
 from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
@@ -149,8 +148,8 @@ def sampler_progress(options: dict[str, Any], total: int | None, desc: str,
     """:func:`globalfit.progress.progress` for a sampling loop: a bar on a terminal unless
     ``progress: false`` (then plain log lines every ``log_every_s`` seconds)."""
     from .. import progress as pg
-    plain = options.get("progress", "auto") is False or not sys.stderr.isatty()
-    pg.set_plain(plain, float(options.get("log_every_s", 30.0)))
+    pg.set_plain(options.get("progress", "auto") is False,
+                 float(options.get("log_every_s", 30.0)))
     try:
         with pg.progress(total, desc, unit=unit) as bar:
             yield bar
