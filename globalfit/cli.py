@@ -31,7 +31,7 @@ MANIFEST_NAME = "manifest.json"
 
 def checkpoint_path(cfg: Any) -> Path:
     """The checkpoint of a run: the file name its sampler declares, in the run directory."""
-    from .samplers.base import load
+    from .sampling import load
     return cfg.run_dir / load(cfg.sampler["name"]).checkpoint_name
 
 
@@ -172,8 +172,7 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
 
     from .output import (build_inference_data, git_commit, package_versions, summary_table,
                          write_json)
-    from .samplers import StopFlag
-    from .samplers.base import load
+    from .sampling import StopFlag, load
 
     t_start = time.time()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")

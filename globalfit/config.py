@@ -30,9 +30,9 @@ from .model import REGISTRY as MODEL_REGISTRY
 from .model.base import Model
 from .options import short_repr, suggest, validate_options
 from .priors import PRIOR_KINDS, Prior, PriorSet
-from .samplers.base import DEFAULT_SAMPLER, Sampler
-from .samplers.base import available as available_samplers
-from .samplers.base import load as load_sampler
+from .sampling import DEFAULT_SAMPLER, Sampler
+from .sampling import available as available_samplers
+from .sampling import load as load_sampler
 from .units import parse_quantity
 
 TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed")
@@ -413,7 +413,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
 
 def _sampler_section(v: _Validator, section: dict) -> tuple[type[Sampler], dict[str, Any]]:
     """The registered sampler named by ``sampler.name`` and its options validated against
-    its declared schema (:mod:`globalfit.samplers.base`)."""
+    its declared schema (:mod:`globalfit.sampling`)."""
     name = section.get("name", DEFAULT_SAMPLER)
     known = available_samplers()
     if not isinstance(name, str) or name not in known:

@@ -11,7 +11,7 @@ from scipy import special
 from conftest import GaussLikelihood, GaussLikelihoodB, ToyModel
 from globalfit.joint import JointPosterior
 from globalfit.priors import Prior, PriorSet
-from globalfit.samplers.base import default_options
+from globalfit.sampling import default_options
 from globalfit.samplers.emcee_adapter import run_emcee
 from globalfit.samplers.dynesty_adapter import run_dynesty
 from globalfit.samplers.pool import ChunkedFunction, SerialPool
@@ -161,7 +161,7 @@ def test_emcee_log_uniform_prior_recovered_through_log_coordinates(tmp_path: Pat
 # ---- the sampler interface and registry ------------------------------------------------
 
 def test_every_registered_sampler_declares_its_interface() -> None:
-    from globalfit.samplers.base import COMMON_OPTIONS, REGISTRY, Sampler, available, load
+    from globalfit.sampling import COMMON_OPTIONS, REGISTRY, Sampler, available, load
     assert {"emcee", "dynesty", "nautilus"} <= set(available())
     checkpoints = set()
     for name in REGISTRY:
@@ -219,7 +219,7 @@ def test_entry_point_that_is_not_a_sampler_is_refused(tmp_path: Path, monkeypatc
     assert main(["fit", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "sampler.name" in err and "is not a globalfit.samplers.base.Sampler" in err
+    assert "sampler.name" in err and "is not a globalfit.sampling.Sampler" in err
     assert not (tmp_path / "chains").exists()
     sys.modules.pop("toy_sampler_plugin", None)
 
@@ -302,7 +302,7 @@ def test_corrupt_checkpoint_on_resume_is_refused(tmp_path: Path, capsys, name: s
     from conftest import toy_config, write_config
     from globalfit.cli import main
     from globalfit.config import load_config
-    from globalfit.samplers.base import load
+    from globalfit.sampling import load
     path = write_config(tmp_path, toy_config(sampler={"name": name}))
     cfg = load_config(path)
     cfg.run_dir.mkdir(parents=True)
@@ -319,7 +319,7 @@ def test_corrupt_checkpoint_on_resume_is_refused(tmp_path: Path, capsys, name: s
 
 
 def test_emcee_checkpoint_of_another_shape_is_refused(tmp_path: Path) -> None:
-    from globalfit.samplers.base import CheckpointError
+    from globalfit.sampling import CheckpointError
     emcee_run(tmp_path, 1, nwalkers=8, max_steps=10, stop="fixed")
     chk = next(tmp_path.glob("chk_*.h5"))
     before = chk.read_bytes()

@@ -146,7 +146,7 @@ def run_nautilus(posterior: Any, options: dict[str, Any], seed: int, checkpoint:
     points, log_w, log_l = sampler.posterior()
     logz = float(sampler.log_z)
     n_eff = float(sampler.n_eff)
-    logzerr = 1.0 / np.sqrt(n_eff)
+    logzerr = float(1.0 / np.sqrt(n_eff))
     rng = np.random.default_rng([seed, 1])
     chains = equal_weight_chains(points, log_w, max(int(n_eff), options["n_chains"]),
                                  options["n_chains"], rng)
