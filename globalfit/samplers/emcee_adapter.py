@@ -9,9 +9,11 @@ since the previous check; here additionally the effective sample count
 of every parameter (walkers as chains) must be below ``max_rhat``. Burn-in is
 ``burn_factor * max tau`` and thinning ``thin_factor * min tau``.
 
-All walkers are evaluated in one vectorised call (``vectorize=True``); the chain and the
-random state are stored after every step in an ``emcee.backends.HDFBackend``, so a resumed
-run continues exactly where the checkpoint ends. ``fn`` acts on the sampler coordinates of
+All walkers are evaluated in one vectorised call (``vectorize=True``); emcee samples into
+its in-memory ``Backend`` and the chain and the random state are appended to the checkpoint
+after every step (:class:`ChainFile`, emcee's ``HDFBackend`` file layout, read back with
+emcee's public read-only ``HDFBackend``), so a resumed run continues exactly where the
+checkpoint ends. Progress shows max tau and N / (tau_factor tau) at every check. ``fn`` acts on the sampler coordinates of
 :meth:`globalfit.priors.PriorSet.to_sampling` (ln x for log-uniform parameters); the chain
 in the checkpoint is in those coordinates, the returned samples are parameters.
 """
