@@ -27,7 +27,12 @@ log = logging.getLogger("globalfit")
 
 CONFIG_NAME = "config.yaml"
 MANIFEST_NAME = "manifest.json"
-CHECKPOINT_NAMES = {"emcee": "checkpoint.h5", "dynesty": "checkpoint.dynesty"}
+
+
+def checkpoint_path(cfg: Any) -> Path:
+    """The checkpoint of a run: the file name its sampler declares, in the run directory."""
+    from .sampling import load
+    return cfg.run_dir / load(cfg.sampler["name"]).checkpoint_name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -167,8 +172,7 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
 
     from .output import (build_inference_data, git_commit, package_versions, summary_table,
                          write_json)
-    from .samplers import StopFlag
-    from .samplers.pool import ChunkedFunction, Ref
+    from .sampling import StopFlag, load
 
     t_start = time.time()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -180,26 +184,21 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
         tmp.write_text(yaml.safe_dump(cfg.resolved, sort_keys=False))
         os.replace(tmp, run_dir / CONFIG_NAME)
     opts = cfg.sampler
-    checkpoint = run_dir / CHECKPOINT_NAMES[opts["name"]]
+    sampler = load(opts["name"])()
+    checkpoint = checkpoint_path(cfg)
     posterior = cfg.posterior
     log.info("run %s: %s on %d parameter(s) (%s), %d process(es)%s", cfg.run_name, opts["name"],
              posterior.ndim, ", ".join(posterior.names), pool.size,
              ", resuming" if resume else "")
     stop = StopFlag().install()
     try:
-        if opts["name"] == "emcee":
-            from .samplers.emcee_adapter import run_emcee
-            fn = ChunkedFunction(Ref("posterior", "log_posterior_sampling"), pool)
-            result = run_emcee(fn, posterior.priors, opts, cfg.seed, checkpoint, resume, stop)
-            rejections = dict(fn.counts)
-        else:
-            from .samplers.dynesty_adapter import run_dynesty
-            result = run_dynesty(Ref("posterior", "loglike_point"),
-                                 Ref("posterior", "prior_transform_point"), posterior.ndim,
-                                 opts, cfg.seed, checkpoint, resume, stop, pool)
-            rejections = dict(posterior.rejections)
+        result = sampler.run(posterior, opts, checkpoint, resume, cfg.seed, pool, stop)
+    except GlobalFitError as exc:       # e.g. a corrupt checkpoint on --resume
+        print(str(exc).splitlines()[0], file=sys.stderr)
+        return 2
     finally:
         stop.restore()
+    rejections = dict(result.rejections)
     if not result.completed:
         print(f"{run_dir}: stopped by signal {stop.signum}; checkpoint saved, continue with "
               "--resume", file=sys.stderr)

@@ -33,8 +33,11 @@ from .joint import JointPosterior, nuisance_prior
 from .model import known as known_models, model_class
 from .model.base import Model
 from .observables import OBSERVABLES
-from .options import Option, short_repr, validate_options
+from .options import Option, short_repr, suggest, validate_options
 from .priors import PRIOR_KINDS, Prior, PriorSet
+from .sampling import DEFAULT_SAMPLER, Sampler
+from .sampling import available as available_samplers
+from .sampling import load as load_sampler
 from .units import parse_quantity
 
 TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed")
@@ -45,44 +48,6 @@ PRIOR_KEYS: dict[str, tuple[str, ...]] = {
     "fixed": ("prior", "value", "latex"),
 }
 
-# name -> (type, default, allowed values or None)
-_COMMON_SAMPLER: dict[str, tuple[type | tuple, Any, tuple | None]] = {
-    "name": (str, "emcee", ("emcee", "dynesty")),
-    "pool": (str, "auto", ("auto", "serial", "processes", "mpi")),
-    "n_processes": ((int, type(None)), None, None),
-    "progress": ((bool, str), "auto", None),
-    "log_every_s": ((int, float), 30.0, None),
-}
-SAMPLER_KEYS: dict[str, dict[str, tuple[type | tuple, Any, tuple | None]]] = {
-    "emcee": {
-        **_COMMON_SAMPLER,
-        "nwalkers": ((int, type(None)), None, None),
-        "max_steps": (int, 20000, None),
-        "stop": (str, "autocorr", ("autocorr", "fixed")),
-        "check_every": (int, 200, None),
-        "tau_factor": ((int, float), 50.0, None),
-        "tau_rtol": ((int, float), 0.01, None),
-        "min_ess": ((int, float), 1000.0, None),
-        "max_rhat": ((int, float, type(None)), 1.01, None),
-        "burn_factor": ((int, float), 3.0, None),
-        "thin_factor": ((int, float), 0.5, None),
-        "moves": (str, "de", ("stretch", "de", "de-snooker")),
-    },
-    "dynesty": {
-        **_COMMON_SAMPLER,
-        "dynamic": (bool, False, None),
-        "nlive": (int, 500, None),
-        "bound": (str, "multi", ("none", "single", "multi", "balls", "cubes")),
-        "sample": (str, "auto", ("auto", "unif", "rwalk", "slice", "rslice")),
-        "dlogz": ((int, float), 0.1, None),
-        "maxiter": ((int, type(None)), None, None),
-        "nlive_batch": (int, 250, None),
-        "maxbatch": (int, 4, None),
-        "pfrac": ((int, float), 1.0, None),
-        "checkpoint_every_s": ((int, float), 30.0, None),
-        "n_chains": (int, 4, None),
-    },
-}
 OUTPUT_KEYS: dict[str, tuple[type | tuple, Any, tuple | None]] = {
     "name": (str, None, None),
     "directory": (str, "chains", None),
@@ -326,23 +291,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
         v.fail("likelihoods", "no likelihood selected")
 
     # ---- sampler and output -----------------------------------------------------------
-    sampler_raw = v.mapping(raw.get("sampler"), "sampler")
-    sampler_name = sampler_raw.get("name", "emcee")
-    if sampler_name not in SAMPLER_KEYS:
-        v.fail("sampler.name", f"unknown sampler {sampler_name!r}"
-                               f"{_suggest(sampler_name, SAMPLER_KEYS)}; known: emcee, dynesty")
-    sampler = v.typed(sampler_raw, SAMPLER_KEYS[sampler_name], "sampler")
-    if sampler["progress"] not in (True, False, "auto"):
-        v.fail("sampler.progress", f"expected true, false or auto, found {sampler['progress']!r}")
-    for k in ("max_steps", "check_every", "nlive", "nlive_batch", "maxbatch"):
-        if k in sampler and sampler[k] < 1:
-            v.fail(f"sampler.{k}", f"must be >= 1, found {sampler[k]}")
-    for k in ("tau_factor", "tau_rtol", "dlogz", "log_every_s", "checkpoint_every_s",
-              "thin_factor"):
-        if k in sampler and not sampler[k] > 0:
-            v.fail(f"sampler.{k}", f"must be > 0, found {sampler[k]}")
-    if sampler.get("n_processes") is not None and sampler["n_processes"] < 1:
-        v.fail("sampler.n_processes", f"must be >= 1, found {sampler['n_processes']}")
+    sampler_cls, sampler = _sampler_section(v, v.mapping(raw.get("sampler"), "sampler"))
 
     output = v.typed(v.mapping(raw.get("output"), "output"), OUTPUT_KEYS, "output")
     if output["name"] is None:
@@ -411,15 +360,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
     if prior_set.ndim == 0:
         v.fail("parameters", "every parameter is fixed; nothing to sample")
 
-    if sampler_name == "emcee":
-        ndim = prior_set.ndim
-        if sampler["nwalkers"] is None:
-            sampler["nwalkers"] = max(32, 4 * ndim)
-        if sampler["nwalkers"] < 2 * ndim:
-            v.fail("sampler.nwalkers", f"needs at least 2 x {ndim} = {2 * ndim} walkers, "
-                                       f"found {sampler['nwalkers']}")
-        if sampler["nwalkers"] % 2:
-            v.fail("sampler.nwalkers", f"must be even, found {sampler['nwalkers']}")
+    sampler = sampler_cls.check_options(sampler, prior_set.ndim, f"{display}: sampler")
 
     posterior = JointPosterior(model, likelihoods, prior_set)
     resolved = {
@@ -455,6 +396,21 @@ def _check_domains(v: _Validator, priors: list[Prior], likelihoods: Mapping[str,
                            f"{x:g}{unit} is outside the domain [{lo:g}, {hi:g}]{unit} of "
                            f"likelihoods.{label} ({like_specs[label][0]}: the range its data "
                            "cover)")
+
+
+def _sampler_section(v: _Validator, section: dict) -> tuple[type[Sampler], dict[str, Any]]:
+    """The registered sampler named by ``sampler.name`` and its options validated against
+    its declared schema (:mod:`globalfit.sampling`)."""
+    name = section.get("name", DEFAULT_SAMPLER)
+    known = available_samplers()
+    if not isinstance(name, str) or name not in known:
+        v.fail("sampler.name", f"unknown sampler {short_repr(name)}{suggest(name, known)}; "
+                               f"known: {', '.join(known)}")
+    try:
+        cls = load_sampler(name)
+    except ConfigError as exc:
+        v.fail("", str(exc))
+    return cls, validate_options(cls.schema(), section, f"{v.display}: sampler")
 
 
 def _parse_prior(v: _Validator, entry: dict, key: str, name: str, dimension: str,
@@ -526,12 +482,20 @@ def compatible_for_resume(old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
     """Key paths whose change makes a checkpoint unusable (empty list: compatible).
 
     Stopping rules, logging and plotting may change between a run and its resumption;
-    the model, parameters, likelihoods, seed and the sampler's kind and size may not."""
+    the model, parameters, likelihoods, seed, the sampler and the options its adapter
+    declares in ``resume_keys`` may not."""
     problems = []
     for key in ("model", "parameters", "likelihoods", "seed"):
         if old.get(key) != new.get(key):
             problems.append(key)
-    for key in ("name", "nwalkers", "nlive", "dynamic", "bound", "sample", "moves"):
-        if old.get("sampler", {}).get(key) != new.get("sampler", {}).get(key):
+    old_s, new_s = old.get("sampler") or {}, new.get("sampler") or {}
+    if old_s.get("name", DEFAULT_SAMPLER) != new_s.get("name", DEFAULT_SAMPLER):
+        return problems + ["sampler.name"]
+    try:
+        keys = load_sampler(new_s.get("name", DEFAULT_SAMPLER)).resume_keys
+    except (KeyError, ConfigError):
+        return problems + ["sampler.name"]
+    for key in keys:
+        if old_s.get(key) != new_s.get(key):
             problems.append(f"sampler.{key}")
     return problems

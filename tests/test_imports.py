@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "globalfit.observables")),
     ("physics", ("globalfit.model", "likelihoods", "globalfit.priors")),
     ("joint", ("globalfit.joint",)),
+    ("sampler interface", ("globalfit.sampling",)),
     ("samplers", ("globalfit.samplers",)),
     ("output", ("globalfit.output", "globalfit.plots")),
     # the application layer (cli is the entry point)

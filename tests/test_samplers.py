@@ -9,9 +9,9 @@ import pytest
 from scipy import special
 
 from conftest import GaussLikelihood, GaussLikelihoodB, ToyModel
-from globalfit.config import SAMPLER_KEYS
 from globalfit.joint import JointPosterior
 from globalfit.priors import Prior, PriorSet
+from globalfit.sampling import default_options
 from globalfit.samplers.emcee_adapter import run_emcee
 from globalfit.samplers.dynesty_adapter import run_dynesty
 from globalfit.samplers.pool import ChunkedFunction, SerialPool
@@ -43,7 +43,7 @@ def truncated_moments(c: float, s: float) -> tuple[float, float]:
 
 
 def options(name: str, **updates: object) -> dict:
-    opts = {k: d for k, (_, d, _) in SAMPLER_KEYS[name].items()}
+    opts = default_options(name)
     opts.update(progress=False)
     opts.update(updates)
     return opts
@@ -156,3 +156,202 @@ def test_emcee_log_uniform_prior_recovered_through_log_coordinates(tmp_path: Pat
     lnx = np.log(res.samples[..., 0][:, ::4].ravel())       # about one draw per tau
     assert lnx.min() >= np.log(1e-3) and lnx.max() <= np.log(10.0)
     assert stats.kstest(lnx, stats.uniform(np.log(1e-3), np.log(1e4)).cdf).pvalue > 1e-3
+
+
+# ---- the sampler interface and registry ------------------------------------------------
+
+def test_every_registered_sampler_declares_its_interface() -> None:
+    from globalfit.sampling import COMMON_OPTIONS, REGISTRY, Sampler, available, load
+    assert {"emcee", "dynesty", "nautilus"} <= set(available())
+    checkpoints = set()
+    for name in REGISTRY:
+        cls = load(name)
+        assert issubclass(cls, Sampler) and cls.name == name and cls.citation
+        names = [o.name for o in cls.schema()]
+        assert len(names) == len(set(names))                 # no option declared twice
+        assert set(cls.resume_keys) <= set(names)
+        assert names[:len(COMMON_OPTIONS)] == [o.name for o in COMMON_OPTIONS]
+        checkpoints.add(cls.checkpoint_name)
+    assert len(checkpoints) == len(REGISTRY)                 # one checkpoint file each
+
+
+def _plugin(tmp_path: Path, target: str) -> Path:
+    """A minimal installed distribution registering ``target`` as the sampler ``toy_mc``
+    in the entry-point group ``globalfit.samplers``."""
+    site = tmp_path / "site"
+    dist = site / "toy_sampler_plugin-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-sampler-plugin\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[globalfit.samplers]\ntoy_mc = {target}\n")
+    (site / "toy_sampler_plugin.py").write_text(
+        "from globalfit.samplers.emcee_adapter import EmceeSampler\n\n"
+        "class ToyMC(EmceeSampler):\n"
+        "    name = 'toy_mc'\n"
+        "    checkpoint_name = 'checkpoint.toy_mc.h5'\n\n"
+        "class NotASampler:\n"
+        "    name = 'toy_mc'\n")
+    return site
+
+
+def test_entry_point_sampler_runs_a_fit(tmp_path: Path, monkeypatch) -> None:
+    import json
+    import sys
+    from conftest import toy_config, write_config
+    from globalfit.cli import main
+    monkeypatch.syspath_prepend(str(_plugin(tmp_path, "toy_sampler_plugin:ToyMC")))
+    cfg = toy_config(name="plug", sampler={"name": "toy_mc", "max_steps": 30, "stop": "fixed"})
+    path = write_config(tmp_path, cfg)
+    assert main(["fit", "--config", str(path), "--quiet"]) == 0
+    run = tmp_path / "chains" / "plug"
+    assert (run / "checkpoint.toy_mc.h5").is_file()
+    assert json.loads((run / "manifest.json").read_text())["sampler"]["n_steps"] == 30
+    sys.modules.pop("toy_sampler_plugin", None)
+
+
+def test_entry_point_that_is_not_a_sampler_is_refused(tmp_path: Path, monkeypatch,
+                                                       capsys) -> None:
+    import sys
+    from conftest import toy_config, write_config
+    from globalfit.cli import main
+    monkeypatch.syspath_prepend(str(_plugin(tmp_path, "toy_sampler_plugin:NotASampler")))
+    path = write_config(tmp_path, toy_config(sampler={"name": "toy_mc"}))
+    assert main(["fit", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "sampler.name" in err and "is not a globalfit.sampling.Sampler" in err
+    assert not (tmp_path / "chains").exists()
+    sys.modules.pop("toy_sampler_plugin", None)
+
+
+def test_resume_compatibility_uses_the_declared_keys() -> None:
+    from globalfit.config import compatible_for_resume
+    base = {"model": 1, "parameters": 2, "likelihoods": 3, "seed": 0}
+    naut = {**base, "sampler": default_options("nautilus")}
+    changed = {**naut, "sampler": {**naut["sampler"], "n_live": 10, "n_eff": 5.0,
+                                   "log_every_s": 1.0}}
+    assert compatible_for_resume(naut, changed) == ["sampler.n_live"]
+    emc = {**base, "sampler": default_options("emcee")}
+    assert compatible_for_resume(emc, {**emc, "sampler": {**emc["sampler"], "moves": "stretch",
+                                                          "max_steps": 5}}) == ["sampler.moves"]
+    assert compatible_for_resume(emc, naut) == ["sampler.name"]
+
+
+# ---- bad sampler options: one line naming sampler.<key>, exit 2 ----------------------------
+
+BAD_OPTIONS = [
+    ({"burn_factor": float("nan")}, "sampler.burn_factor", "finite"),
+    ({"burn_factor": float("inf")}, "sampler.burn_factor", "finite"),
+    ({"thin_factor": float("nan")}, "sampler.thin_factor", "finite"),
+    ({"thin_factor": float("-inf")}, "sampler.thin_factor", "finite"),
+    ({"thin_factor": 0.0}, "sampler.thin_factor", "> 0"),
+    ({"max_rhat": float("nan")}, "sampler.max_rhat", "finite"),
+    ({"max_rhat": 0.9}, "sampler.max_rhat", ">= 1"),
+    ({"nwalkers": 2}, "sampler.nwalkers", "at least"),
+    ({"nwalkers": 9}, "sampler.nwalkers", "even"),
+    ({"nwalkers": 10**12}, "sampler.nwalkers", "<="),
+    ({"nwalkers": 200000, "max_steps": 10**7}, "sampler.nwalkers", "GiB"),
+    ({"tau_factor": float("nan")}, "sampler.tau_factor", "finite"),
+    ({"name": "dynesty", "n_chains": 0}, "sampler.n_chains", ">= 1"),
+    ({"name": "dynesty", "n_chains": 10**9}, "sampler.n_chains", "<="),
+    ({"name": "dynesty", "nlive": 50, "n_chains": 100}, "sampler.n_chains", "live points"),
+    ({"name": "dynesty", "dlogz": float("nan")}, "sampler.dlogz", "finite"),
+    ({"name": "nautilus", "n_live": 0}, "sampler.n_live", ">= 10"),
+    ({"name": "nautilus", "n_eff": float("inf")}, "sampler.n_eff", "finite"),
+    ({"name": "nautilus", "nlive": 100}, "sampler.nlive", "did you mean 'n_live'"),
+    ({"name": "nautilius"}, "sampler.name", "did you mean 'nautilus'"),
+    ({"progress": "yes"}, "sampler.progress", "not one of"),
+    ({"log_every_s": 0}, "sampler.log_every_s", ">="),
+]
+
+
+@pytest.mark.parametrize("sampler,key,text", BAD_OPTIONS,
+                         ids=[f"{k}-{i}" for i, (_, k, _) in enumerate(BAD_OPTIONS)])
+def test_bad_sampler_option_is_one_line_naming_the_key(tmp_path: Path, sampler: dict, key: str,
+                                                        text: str) -> None:
+    from conftest import toy_config, write_config
+    from globalfit.config import load_config
+    from globalfit.errors import ConfigError
+    path = write_config(tmp_path, toy_config(sampler=sampler))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert len(message.splitlines()) == 1 and len(message) < 300
+    assert message.startswith(f"{path}: {key}: ") and text in message, message
+
+
+def test_bad_sampler_option_exits_2_through_the_cli(tmp_path: Path) -> None:
+    import subprocess
+    from conftest import cli_command, subprocess_env, toy_config, write_config
+    write_config(tmp_path, toy_config(sampler={"max_rhat": float("nan")}))
+    proc = subprocess.run(cli_command("--config", "fit.yaml"), cwd=tmp_path, text=True,
+                          capture_output=True, env=subprocess_env(), timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "fit.yaml: sampler.max_rhat: must be a finite number, found nan"
+    assert not (tmp_path / "chains").exists()
+
+
+# ---- a corrupt checkpoint on --resume: one line naming it, exit 2, file untouched -----------
+
+@pytest.mark.parametrize("name", ["emcee", "dynesty", "nautilus"])
+@pytest.mark.parametrize("content", [b"", b"\x89HDF\r\n\x1a\n" + b"\x00" * 40,
+                                     b"garbage " * 64], ids=["empty", "truncated", "garbage"])
+def test_corrupt_checkpoint_on_resume_is_refused(tmp_path: Path, capsys, name: str,
+                                                 content: bytes) -> None:
+    import yaml
+    from conftest import toy_config, write_config
+    from globalfit.cli import main
+    from globalfit.config import load_config
+    from globalfit.sampling import load
+    path = write_config(tmp_path, toy_config(sampler={"name": name}))
+    cfg = load_config(path)
+    cfg.run_dir.mkdir(parents=True)
+    (cfg.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.resolved, sort_keys=False))
+    checkpoint = cfg.run_dir / load(name).checkpoint_name
+    checkpoint.write_bytes(content)
+    assert main(["fit", "--config", str(path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"{checkpoint}: corrupt") and "--force" in err[0]
+    assert checkpoint.read_bytes() == content
+    assert sorted(p.name for p in cfg.run_dir.iterdir()) == sorted(["config.yaml",
+                                                                    checkpoint.name])
+
+
+def test_emcee_checkpoint_of_another_shape_is_refused(tmp_path: Path) -> None:
+    from globalfit.sampling import CheckpointError
+    emcee_run(tmp_path, 1, nwalkers=8, max_steps=10, stop="fixed")
+    chk = next(tmp_path.glob("chk_*.h5"))
+    before = chk.read_bytes()
+    post = posterior()
+    fn = ChunkedFunction(post.log_posterior_sampling, SerialPool())
+    with pytest.raises(CheckpointError, match="8 walkers"):
+        run_emcee(fn, post.priors, options("emcee", nwalkers=10, max_steps=20), 1, chk,
+                  resume=True)
+    assert chk.read_bytes() == before
+
+
+def test_emcee_checkpoint_is_read_by_emcee_and_progress_shows_the_stopping_rule(
+        tmp_path: Path, caplog) -> None:
+    """The checkpoint is emcee's HDF layout (read with emcee's own read-only backend, equal
+    to the returned chain); the progress reports tau and N/(tau_factor tau), not a step
+    count out of max_steps."""
+    import logging
+    import emcee
+    from globalfit import progress
+    progress.set_quiet(False)
+    with caplog.at_level(logging.INFO, logger="globalfit"):
+        res = emcee_run(tmp_path, 4, nwalkers=16, max_steps=5000, check_every=100,
+                        min_ess=300.0, max_rhat=None, log_every_s=0.01)
+    chk = next(tmp_path.glob("chk_*.h5"))
+    reader = emcee.backends.HDFBackend(str(chk), name="mcmc", read_only=True)
+    st = res.stats
+    assert reader.iteration == st["n_steps"] and reader.shape == (16, 2)
+    chain = reader.get_chain(discard=st["burn_in"], thin=st["thin"])
+    post = posterior()
+    np.testing.assert_array_equal(post.priors.from_sampling(np.swapaxes(chain, 0, 1)),
+                                  res.samples)
+    text = caplog.text
+    assert "N/(50 tau)" in text and "/5000" not in text
+    tau = max(st["autocorr_time"])
+    assert f"tau {tau:.1f}" in text

@@ -14,14 +14,17 @@ a dynamic run stops and keeps its last periodic checkpoint (``checkpoint_every_s
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ConfigError
+from ..options import Option
 from . import SamplerResult, StopFlag
+from .base import Sampler, corrupt_checkpoint, sampler_progress
+from .pool import handle
 
 log = logging.getLogger("globalfit.dynesty")
 
@@ -30,21 +33,39 @@ class _Interrupted(Exception):
     """Raised from the progress callback to leave dynesty's loop on a signal."""
 
 
+def _restore(cls: Any, checkpoint: Path, pool: Any, dynamic: bool) -> Any:
+    """dynesty's ``restore`` of a checkpoint; :class:`CheckpointError` naming the file when
+    it is truncated, garbage or not a dynesty sampler of this kind (the file is left as
+    it is). dynesty checkpoints are pickles: only this tool's own run directory is read."""
+    try:
+        sampler = cls.restore(str(checkpoint), pool=pool)
+    except Exception as exc:      # unpickling garbage raises almost anything
+        raise corrupt_checkpoint(checkpoint, f"not a dynesty checkpoint: "
+                                             f"{type(exc).__name__}") from None
+    import dynesty.dynamicsampler
+    import dynesty.sampler
+    expected = dynesty.dynamicsampler.DynamicSampler if dynamic else dynesty.sampler.Sampler
+    if not isinstance(sampler, expected):
+        raise corrupt_checkpoint(checkpoint, f"holds a {type(sampler).__name__}, "
+                                             f"expected a {expected.__name__}")
+    return sampler
+
+
 def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
                 options: dict[str, Any], seed: int, checkpoint: Path, resume: bool = False,
                 stop: StopFlag | None = None, pool: Any = None) -> SamplerResult:
     """Run (or resume) dynesty; ``loglike(x) -> float`` and ``prior_transform(u) -> x`` act
     on one point of ``ndim`` coordinates. ``pool`` (``map`` and ``size``) is optional."""
     import dynesty
-    from dynesty.utils import resample_equal
+    from dynesty.utils import IteratorResult, resample_equal
 
     stop = stop if stop is not None else StopFlag()
     dynamic = bool(options.get("dynamic", False))
     cls = dynesty.DynamicNestedSampler if dynamic else dynesty.NestedSampler
-    use_pool = pool if pool is not None and getattr(pool, "size", 1) > 1 else None
+    use_pool = pool if pool is not None and pool.size > 1 else None
     restored = resume and Path(checkpoint).is_file()
     if restored:
-        sampler = cls.restore(str(checkpoint), pool=use_pool)
+        sampler = _restore(cls, Path(checkpoint), use_pool, dynamic)
         log.info("resuming nested sampling from %s", checkpoint)
     else:
         kwargs = dict(bound=options.get("bound", "multi"), sample=options.get("sample", "auto"),
@@ -56,47 +77,38 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
         else:
             sampler = cls(loglike, prior_transform, ndim, nlive=int(options["nlive"]), **kwargs)
 
-    progress = options.get("progress", "auto")
-    progress = sys.stderr.isatty() if progress == "auto" else bool(progress)
-    log_every = float(options.get("log_every_s", 30.0))
-    last = [time.time()]
+    last = [0]
 
     def report(results: Any, niter: int, ncall: int, *args: Any, **kwargs: Any) -> None:
         if stop:
             if not dynamic:
                 sampler.save(str(checkpoint))
             raise _Interrupted
-        now = time.time()
-        if progress or now - last[0] > log_every:
-            last[0] = now
-            logz = getattr(results, "logz", float("nan"))
-            msg = f"iter {niter}  ncall {ncall}  logz {float(logz):.3f}"
-            if progress:
-                sys.stderr.write("\r" + msg)
-                sys.stderr.flush()
-            else:
-                log.info(msg)
+        bar.update(max(0, niter - last[0]))
+        last[0] = niter
+        status = f"ncall {ncall}, remaining dlogz {float(results.delta_logz):.3g}"
+        if isinstance(results, IteratorResult):         # baseline run (not a batch)
+            status = f"ln Z {float(results.logz):.3f}, {status} (stop < {options['dlogz']:g})"
+        bar.set_status(status)
 
     t0 = time.time()
     completed = True
     run_kwargs: dict[str, Any] = dict(checkpoint_file=str(checkpoint),
                                       checkpoint_every=float(options["checkpoint_every_s"]),
                                       print_progress=True, print_func=report, resume=restored)
+    if dynamic:
+        run_kwargs.update(nlive_init=int(options["nlive"]), dlogz_init=options["dlogz"],
+                          nlive_batch=int(options["nlive_batch"]),
+                          maxbatch=int(options["maxbatch"]),
+                          wt_kwargs={"pfrac": float(options["pfrac"])})
+    else:
+        run_kwargs.update(dlogz=options["dlogz"])
     try:
-        if dynamic:
-            sampler.run_nested(nlive_init=int(options["nlive"]), dlogz_init=options["dlogz"],
-                               nlive_batch=int(options["nlive_batch"]),
-                               maxbatch=int(options["maxbatch"]),
-                               wt_kwargs={"pfrac": float(options["pfrac"])},
-                               maxiter=options.get("maxiter"), **run_kwargs)
-        else:
-            sampler.run_nested(dlogz=options["dlogz"], maxiter=options.get("maxiter"),
-                               **run_kwargs)
+        with sampler_progress(options, None, "dynesty", "iter") as bar:
+            sampler.run_nested(maxiter=options.get("maxiter"), **run_kwargs)
     except _Interrupted:
         completed = False
         log.warning("signal %s: nested-sampling checkpoint in %s", stop.signum, checkpoint)
-    if progress:
-        sys.stderr.write("\n")
     if not completed:
         return SamplerResult(kind="nested", samples=np.empty((1, 0, ndim)), completed=False)
 
@@ -132,3 +144,48 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
     # Equal-weight draws are (nearly) independent; split into chains so that ArviZ's
     # split R-hat and ESS can be computed as for MCMC.
     return SamplerResult(kind="nested", samples=chains, stats=stats, nested=nested)
+
+
+class DynestySampler(Sampler):
+    """dynesty static or dynamic nested sampling (module docstring); dynesty's proposal
+    tasks are mapped over the pool (``queue_size`` = pool size)."""
+    name = "dynesty"
+    citation = ("Speagle, MNRAS 493 (2020) 3132; Skilling, Bayesian Analysis 1 (2006) 833; "
+                "Higson et al., Stat. Comput. 29 (2019) 891")
+    checkpoint_name = "checkpoint.dynesty"
+    resume_keys = ("nlive", "dynamic", "bound", "sample")
+    options = (
+        Option("dynamic", (bool,), False, doc="dynamic nested sampling"),
+        Option("nlive", (int,), 500, low=1, high=10**7,
+               doc="live points (dynamic: of the baseline run)"),
+        Option("bound", (str,), "multi", choices=("none", "single", "multi", "balls", "cubes"),
+               doc="dynesty's bounding method"),
+        Option("sample", (str,), "auto", choices=("auto", "unif", "rwalk", "slice", "rslice"),
+               doc="dynesty's sampling method"),
+        Option("dlogz", (int, float), 0.1, low=1e-9, high=1e6,
+               doc="stopping tolerance on the remaining evidence"),
+        Option("maxiter", (int, type(None)), None, low=1, high=10**12, doc="iteration cap"),
+        Option("nlive_batch", (int,), 250, low=1, high=10**7, doc="live points of a batch"),
+        Option("maxbatch", (int,), 4, low=1, high=10**6, doc="batches at most"),
+        Option("pfrac", (int, float), 1.0, low=0.0, high=1.0,
+               doc="posterior (1) vs evidence (0) weight of the batches"),
+        Option("checkpoint_every_s", (int, float), 30.0, low=0.01, high=1e7, unit="s",
+               doc="seconds between checkpoints"),
+        Option("n_chains", (int,), 4, low=1, high=1000,
+               doc="the equal-weight draws are split into this many chains"),
+    )
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any], ndim: int, where: str) -> dict[str, Any]:
+        if options["n_chains"] > options["nlive"]:
+            raise ConfigError(f"{where}.n_chains: {options['n_chains']} chains need at least "
+                              f"as many live points (nlive {options['nlive']})")
+        return options
+
+    def run(self, posterior: Any, options: dict[str, Any], checkpoint: Path, resume: bool,
+            seed: int, pool: Any, stop: StopFlag) -> SamplerResult:
+        result = run_dynesty(handle(posterior, "loglike_point"),
+                             handle(posterior, "prior_transform_point"), posterior.ndim,
+                             options, seed, checkpoint, resume, stop, pool)
+        result.rejections = dict(posterior.rejections)
+        return result

@@ -9,24 +9,30 @@ since the previous check; here additionally the effective sample count
 of every parameter (walkers as chains) must be below ``max_rhat``. Burn-in is
 ``burn_factor * max tau`` and thinning ``thin_factor * min tau``.
 
-All walkers are evaluated in one vectorised call (``vectorize=True``); the chain and the
-random state are stored after every step in an ``emcee.backends.HDFBackend``, so a resumed
-run continues exactly where the checkpoint ends. ``fn`` acts on the sampler coordinates of
+All walkers are evaluated in one vectorised call (``vectorize=True``); emcee samples into
+its in-memory ``Backend`` and the chain and the random state are appended to the checkpoint
+after every step (:class:`ChainFile`, emcee's ``HDFBackend`` file layout, read back with
+emcee's public read-only ``HDFBackend``), so a resumed run continues exactly where the
+checkpoint ends. Progress shows max tau and N / (tau_factor tau) at every check. ``fn`` acts on the sampler coordinates of
 :meth:`globalfit.priors.PriorSet.to_sampling` (ln x for log-uniform parameters); the chain
 in the checkpoint is in those coordinates, the returned samples are parameters.
 """
 from __future__ import annotations
 
 import logging
-import sys
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ConfigError
+from ..options import Option, short_repr
 from ..priors import PriorSet
 from . import SamplerResult, StopFlag
+from .base import Sampler, corrupt_checkpoint, sampler_progress
+from .pool import ChunkedFunction, handle
 
 log = logging.getLogger("globalfit.emcee")
 
@@ -47,97 +53,126 @@ def initial_positions(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
                        f"{max_rounds} prior draws; is the prior inside the model's domain?")
 
 
-class _KeepOpen:
-    """Context manager handing out an open h5py file without closing it on exit; flushes
-    to disk on exit when the file was opened for writing."""
+class ChainFile:
+    """The emcee checkpoint: emcee's ``HDFBackend`` file layout (group ``mcmc`` with the
+    attributes ``nwalkers``, ``ndim``, ``has_blobs``, ``iteration``, ``random_state_<i>``
+    and the datasets ``chain``, ``log_prob``, ``accepted``), written by this small writer
+    and read back with emcee's public ``emcee.backends.HDFBackend(read_only=True)``.
 
-    def __init__(self, f: Any, write: bool) -> None:
-        self.f, self.write = f, write
+    Sampling runs on emcee's in-memory ``Backend``; after every step the step (coordinates,
+    log-probabilities, acceptance counts, random state, iteration) is appended here and
+    flushed before the next one starts. The file stays open between steps (emcee's own
+    HDFBackend reopens it at every step, which costs more than a cheap likelihood call).
+    """
 
-    def __enter__(self) -> Any:
-        return self.f
+    GROUP = "mcmc"
 
-    def __exit__(self, *exc: object) -> None:
-        if self.write:
-            self.f.flush()
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._file: Any = None
+
+    def open_new(self, nwalkers: int, ndim: int) -> None:
+        """Start an empty chain (replacing the group in this tool's own checkpoint)."""
+        import emcee
+        import h5py
+        self._file = h5py.File(self.path, "a")
+        if self.GROUP in self._file:
+            del self._file[self.GROUP]
+        g = self._file.create_group(self.GROUP)
+        g.attrs.update(version=emcee.__version__, nwalkers=nwalkers, ndim=ndim,
+                       has_blobs=False, iteration=0)
+        g.create_dataset("accepted", data=np.zeros(nwalkers))
+        g.create_dataset("chain", (0, nwalkers, ndim), maxshape=(None, nwalkers, ndim),
+                         dtype=float)
+        g.create_dataset("log_prob", (0, nwalkers), maxshape=(None, nwalkers), dtype=float)
+        self._file.flush()
+        self._bind()
+
+    def open_existing(self) -> None:
+        """Continue the chain of an existing (already validated) checkpoint."""
+        import h5py
+        self._file = h5py.File(self.path, "a")
+        self._bind()
+
+    def _bind(self) -> None:
+        g = self._file[self.GROUP]
+        self._g, self._chain, self._lp, self._acc = g, g["chain"], g["log_prob"], g["accepted"]
+        self.iteration = int(g.attrs["iteration"])
+
+    def reserve(self, n_steps: int) -> None:
+        """Grow the datasets to hold ``n_steps`` more steps (as ``HDFBackend.grow``)."""
+        total = self.iteration + int(n_steps)
+        if self._chain.shape[0] < total:
+            self._chain.resize(total, axis=0)
+            self._lp.resize(total, axis=0)
+
+    def append(self, coords: np.ndarray, log_prob: np.ndarray, accepted: np.ndarray,
+               random_state: Any) -> None:
+        """Write one step and flush."""
+        it = self.iteration
+        self._chain[it] = coords
+        self._lp[it] = log_prob
+        self._acc[...] = accepted
+        for i, value in enumerate(random_state):
+            self._g.attrs[f"random_state_{i}"] = value
+        self._g.attrs["iteration"] = it + 1
+        self._file.flush()
+        self.iteration = it + 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
-def _backend(path: Path) -> Any:
-    """An ``emcee.backends.HDFBackend`` that keeps its file open between steps and flushes
-    after each write (emcee's own backend reopens the file at every step, which costs more
-    than a cheap likelihood evaluation). The file content is the same as emcee's: every
-    step (coordinates, log-probabilities, acceptance counts, random state, iteration) is
-    written and flushed before the next one starts; only the per-step metadata reads
-    (iteration, shape, blob flag) are served from memory, and the dataset handles are kept."""
+def read_checkpoint(path: Path, nwalkers: int, ndim: int) -> Any:
+    """emcee's read-only ``HDFBackend`` of a checkpoint to resume, after checking it can be
+    resumed with ``nwalkers`` x ``ndim``; None when it holds no step yet.
+    :class:`CheckpointError` (naming the file) for a corrupt, truncated or other-shape
+    file, which is left untouched."""
     import emcee
     import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            g = f[ChainFile.GROUP]
+            it = int(g.attrs["iteration"])
+            shape = (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
+            stored = g["chain"].shape[0], g["log_prob"].shape[0], g["accepted"].shape
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise corrupt_checkpoint(path, f"not an emcee chain: {type(exc).__name__}") from None
+    if shape != (nwalkers, ndim):
+        raise corrupt_checkpoint(path, f"{shape[0]} walkers x {shape[1]} parameters, the "
+                                       f"config needs {nwalkers} x {ndim}")
+    if it < 0 or stored[0] < it or stored[1] < it or stored[2] != (nwalkers,):
+        raise corrupt_checkpoint(path, f"iteration {it} but {stored[0]} stored steps")
+    if it == 0:
+        return None
+    reader = emcee.backends.HDFBackend(str(path), name=ChainFile.GROUP, read_only=True)
+    try:
+        last = reader.get_last_sample()
+    except (OSError, KeyError, ValueError, AttributeError) as exc:
+        raise corrupt_checkpoint(path, type(exc).__name__) from None
+    if last.random_state is None or not np.all(np.isfinite(last.coords)):
+        raise corrupt_checkpoint(path, "no random state or non-finite coordinates")
+    return reader
 
-    class Backend(emcee.backends.HDFBackend):
-        _file: Any = None
-        _meta: dict | None = None
 
-        def open(self, mode: str = "r") -> Any:
-            if self._file is None:
-                self._file = h5py.File(self.filename, "a")
-            return _KeepOpen(self._file, mode != "r")
-
-        def close(self) -> None:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-            self._meta = None
-
-        def _metadata(self) -> dict:
-            """Cached group handle, datasets and attributes read at every step."""
-            if self._meta is None:
-                with self.open() as f:
-                    g = f[self.name]
-                    self._meta = {
-                        "group": g, "chain": g["chain"], "log_prob": g["log_prob"],
-                        "accepted_ds": g["accepted"], "accepted": g["accepted"][...],
-                        "iteration": int(g.attrs["iteration"]),
-                        "has_blobs": bool(g.attrs["has_blobs"]),
-                        "shape": (g.attrs["nwalkers"], g.attrs["ndim"]),
-                    }
-            return self._meta
-
-        def reset(self, nwalkers: int, ndim: int) -> None:
-            self._meta = None
-            super().reset(nwalkers, ndim)
-
-        def grow(self, ngrow: int, blobs: Any) -> None:
-            self._meta = None
-            super().grow(ngrow, blobs)
-            self._meta = None
-
-        def has_blobs(self) -> bool:
-            return self._metadata()["has_blobs"]
-
-        @property
-        def iteration(self) -> int:
-            return self._metadata()["iteration"]
-
-        @property
-        def shape(self) -> tuple[int, int]:
-            return self._metadata()["shape"]
-
-        def save_step(self, state: Any, accepted: np.ndarray) -> None:
-            self._check(state, accepted)
-            meta = self._metadata()
-            g, it = meta["group"], meta["iteration"]
-            with self.open("a"):
-                meta["chain"][it, :, :] = state.coords
-                meta["log_prob"][it, :] = state.log_prob
-                if state.blobs is not None:
-                    g["blobs"][it, :] = state.blobs
-                meta["accepted"] += accepted
-                meta["accepted_ds"][:] = meta["accepted"]
-                for i, v in enumerate(state.random_state):
-                    g.attrs[f"random_state_{i}"] = v
-                g.attrs["iteration"] = it + 1
-            meta["iteration"] = it + 1
-
-    return Backend(str(path), name="mcmc")
+def _memory_backend(reader: Any, nwalkers: int, ndim: int) -> Any:
+    """emcee's in-memory ``Backend`` holding the chain read from a checkpoint (its public
+    attributes ``chain``, ``log_prob``, ``accepted``, ``iteration``, ``random_state``)."""
+    import emcee
+    backend = emcee.backends.Backend()
+    backend.reset(nwalkers, ndim)
+    if reader is None:
+        return backend
+    n = int(reader.iteration)
+    backend.grow(n, None)
+    backend.chain[:n] = reader.get_chain()
+    backend.log_prob[:n] = reader.get_log_prob()
+    backend.accepted[:] = reader.accepted
+    backend.random_state = reader.random_state
+    backend.iteration = n
+    return backend
 
 
 def split_rhat(backend: Any, tau: np.ndarray, options: dict[str, Any]) -> np.ndarray:
@@ -174,77 +209,83 @@ def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
     import emcee
 
     stop = stop if stop is not None else StopFlag()
-    backend = _backend(Path(checkpoint))
-    try:
-        return _run(emcee, backend, fn, priors, options, seed, checkpoint, resume, stop)
-    finally:
-        backend.close()
-
-
-def _run(emcee: Any, backend: Any, fn: Callable, priors: PriorSet, options: dict[str, Any],
-         seed: int, checkpoint: Path, resume: bool, stop: StopFlag) -> SamplerResult:
     nwalkers, ndim = int(options["nwalkers"]), priors.ndim
-    start = 0
-    if resume and Path(checkpoint).is_file() and backend.initialized:
-        if backend.shape != (nwalkers, ndim):
-            raise RuntimeError(f"{checkpoint}: checkpoint has shape {backend.shape}, "
-                               f"config needs {(nwalkers, ndim)}")
-        start = backend.iteration
-    sampler = emcee.EnsembleSampler(nwalkers, ndim, fn, vectorize=True, backend=backend,
-                                    moves=_moves(options.get("moves", "stretch")))
-    if start > 0:
-        state = sampler.get_last_sample()
-        log.info("resuming from step %d of %s", start, checkpoint)
-    else:
-        backend.reset(nwalkers, ndim)
-        rng = np.random.default_rng(seed)
-        p0 = initial_positions(fn, priors, rng, nwalkers)
-        random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
-        state = emcee.State(p0, random_state=random_state)
+    reader = None
+    if resume and Path(checkpoint).is_file():
+        reader = read_checkpoint(Path(checkpoint), nwalkers, ndim)
+    backend = _memory_backend(reader, nwalkers, ndim)
+    start = backend.iteration
+    out = ChainFile(Path(checkpoint))
+    try:
+        if start > 0:
+            out.open_existing()
+            state = backend.get_last_sample()
+            log.info("resuming from step %d of %s", start, checkpoint)
+        else:
+            out.open_new(nwalkers, ndim)
+            rng = np.random.default_rng(seed)
+            p0 = initial_positions(fn, priors, rng, nwalkers)
+            random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
+            state = emcee.State(p0, random_state=random_state)
+        sampler = emcee.EnsembleSampler(nwalkers, ndim, fn, vectorize=True, backend=backend,
+                                        moves=_moves(options.get("moves", "stretch")))
+        return _run(sampler, backend, out, state, priors, options, checkpoint, start, stop)
+    finally:
+        out.close()
 
+
+def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSet,
+         options: dict[str, Any], checkpoint: Path, start: int,
+         stop: StopFlag) -> SamplerResult:
+    nwalkers, ndim = int(options["nwalkers"]), priors.ndim
     max_steps = int(options["max_steps"])
     autocorr = options.get("stop", "autocorr") == "autocorr"
     check_every = int(options.get("check_every", 200))
-    progress = options.get("progress", "auto")
-    progress = sys.stderr.isatty() if progress == "auto" else bool(progress)
-    log_every = float(options.get("log_every_s", 30.0))
+    tau_factor = float(options.get("tau_factor", 50.0))
     tau_old = None
     tau = np.full(ndim, np.nan)
     converged = False
-    t0 = last_log = time.time()
+    t0 = time.time()
     remaining = max_steps - start
-    if remaining > 0 and not stop:
-        for _ in sampler.sample(state, iterations=remaining, progress=progress, store=True):
-            it = backend.iteration
-            if stop:
-                log.warning("signal %s: checkpoint at step %d saved in %s", stop.signum, it,
-                            checkpoint)
-                break
-            if not progress and time.time() - last_log > log_every:
-                last_log = time.time()
-                log.info("step %d/%d, acceptance %.2f, max tau %.1f", it, max_steps,
-                         float(np.mean(backend.accepted / it)), float(np.nanmax(tau))
-                         if np.isfinite(tau).any() else float("nan"))
-            if autocorr and it % check_every == 0:
-                tau = backend.get_autocorr_time(tol=0)
-                burn = options["burn_factor"] * np.max(tau)
-                ess = nwalkers * (it - burn) / np.max(tau)
-                converged = bool(
-                    np.all(np.isfinite(tau))
-                    and it > options["tau_factor"] * np.max(tau)
-                    and tau_old is not None
-                    and np.all(np.abs(tau_old - tau) < options["tau_rtol"] * tau)
-                    and ess >= options["min_ess"])
-                tau_old = tau
-                if converged and options.get("max_rhat") is not None:
-                    rhat = split_rhat(backend, tau, options)
-                    converged = bool(np.all(rhat < options["max_rhat"]))
-                    if not converged:
-                        log.info("step %d: tau criteria met, R-hat %.4f not yet < %g", it,
-                                 float(np.max(rhat)), options["max_rhat"])
-                if converged:
-                    log.info("converged at step %d (max tau %.1f)", it, np.max(tau))
+    # sized to the real stopping rule: the autocorrelation rule has no known step count,
+    # so its bar counts steps and shows tau and N / (tau_factor tau)
+    total = None if autocorr else remaining
+    with sampler_progress(options, total, "emcee", "step") as bar:
+        if autocorr:
+            bar.set_status(f"tau: first estimate at step {check_every}")
+        if remaining > 0 and not stop:
+            out.reserve(remaining)
+            for state in sampler.sample(state, iterations=remaining, store=True):
+                out.append(state.coords, state.log_prob, backend.accepted, state.random_state)
+                it = backend.iteration
+                bar.update(1)
+                if stop:
+                    log.warning("signal %s: checkpoint at step %d saved in %s", stop.signum,
+                                it, checkpoint)
                     break
+                if autocorr and it % check_every == 0:
+                    tau = backend.get_autocorr_time(tol=0)
+                    burn = options["burn_factor"] * np.max(tau)
+                    ess = nwalkers * (it - burn) / np.max(tau)
+                    bar.set_status(f"tau {np.max(tau):.1f}, N/({tau_factor:g} tau) "
+                                   f"{it / (tau_factor * np.max(tau)):.2f}, "
+                                   f"ESS {ess:.0f}/{options['min_ess']:g}")
+                    converged = bool(
+                        np.all(np.isfinite(tau))
+                        and it > tau_factor * np.max(tau)
+                        and tau_old is not None
+                        and np.all(np.abs(tau_old - tau) < options["tau_rtol"] * tau)
+                        and ess >= options["min_ess"])
+                    tau_old = tau
+                    if converged and options.get("max_rhat") is not None:
+                        rhat = split_rhat(backend, tau, options)
+                        converged = bool(np.all(rhat < options["max_rhat"]))
+                        if not converged:
+                            log.info("step %d: tau criteria met, R-hat %.4f not yet < %g", it,
+                                     float(np.max(rhat)), options["max_rhat"])
+                    if converged:
+                        log.info("converged at step %d (max tau %.1f)", it, np.max(tau))
+                        break
     n_steps = backend.iteration
     completed = not stop
     tau = backend.get_autocorr_time(tol=0) if n_steps > 1 else np.full(ndim, np.nan)
@@ -268,3 +309,74 @@ def _run(emcee: Any, backend: Any, fn: Callable, priors: PriorSet, options: dict
         "wall_time_sampling_s": time.time() - t0,
     }
     return SamplerResult(kind="mcmc", samples=samples, stats=stats, completed=completed)
+
+
+#: bytes of memory a chain (``nwalkers x max_steps x ndim`` doubles) may take at most:
+#: half the physical memory where the OS reports it, else 8 GiB
+def _memory_cap() -> float:
+    try:
+        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8.0 * 2**30
+
+
+class EmceeSampler(Sampler):
+    """emcee's affine-invariant ensemble sampler with the autocorrelation stopping rule
+    (module docstring); every walker of a step is evaluated in one vectorised call."""
+    name = "emcee"
+    citation = "Foreman-Mackey et al., PASP 125 (2013) 306, arXiv:1202.3665"
+    checkpoint_name = "checkpoint.h5"
+    resume_keys = ("nwalkers", "moves")
+    options = (
+        Option("nwalkers", (int, type(None)), None, low=2, high=10**6,
+               doc="walkers: even, >= 2 ndim (default max(32, 4 ndim))"),
+        Option("max_steps", (int,), 20000, low=1, high=10**9, doc="step cap"),
+        Option("stop", (str,), "autocorr", choices=("autocorr", "fixed"),
+               doc="autocorr (rule above) or fixed (exactly max_steps)"),
+        Option("check_every", (int,), 200, low=1, high=10**9,
+               doc="steps between convergence checks"),
+        Option("tau_factor", (int, float), 50.0, low=1.0, high=1e6,
+               doc="need N > tau_factor x max tau"),
+        Option("tau_rtol", (int, float), 0.01, low=1e-9, high=1.0,
+               doc="need relative change of every tau < tau_rtol"),
+        Option("min_ess", (int, float), 1000.0, low=0.0, high=1e12,
+               doc="need n_walkers (N - burn) / max tau >= min_ess"),
+        Option("max_rhat", (int, float, type(None)), 1.01, low=1.0, high=10.0,
+               doc="need split R-hat < max_rhat; null to skip"),
+        Option("burn_factor", (int, float), 3.0, low=0.0, high=1e4,
+               doc="burn-in = burn_factor x max tau"),
+        Option("thin_factor", (int, float), 0.5, low=0.0, high=1e4,
+               doc="thinning = thin_factor x min tau (> 0)"),
+        Option("moves", (str,), "de", choices=("stretch", "de", "de-snooker"),
+               doc="proposal moves"),
+    )
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any], ndim: int, where: str) -> dict[str, Any]:
+        options = dict(options)
+        if options["nwalkers"] is None:
+            options["nwalkers"] = max(32, 4 * ndim)
+        nwalkers = options["nwalkers"]
+        if nwalkers < 2 * ndim:
+            raise ConfigError(f"{where}.nwalkers: needs at least 2 x {ndim} = {2 * ndim} "
+                              f"walkers, found {nwalkers}")
+        if nwalkers % 2:
+            raise ConfigError(f"{where}.nwalkers: must be even, found {nwalkers}")
+        if not options["thin_factor"] > 0:
+            raise ConfigError(f"{where}.thin_factor: must be > 0, found "
+                              f"{short_repr(options['thin_factor'])}")
+        need = 8.0 * nwalkers * options["max_steps"] * (ndim + 1)   # chain + log-prob
+        cap = _memory_cap()
+        if need > cap:
+            raise ConfigError(f"{where}.nwalkers: a chain of {nwalkers} walkers x "
+                              f"{options['max_steps']} steps x {ndim} parameters needs "
+                              f"{need / 2**30:.3g} GiB, more than {cap / 2**30:.3g} GiB; "
+                              "lower nwalkers or max_steps")
+        return options
+
+    def run(self, posterior: Any, options: dict[str, Any], checkpoint: Path, resume: bool,
+            seed: int, pool: Any, stop: StopFlag) -> SamplerResult:
+        fn = ChunkedFunction(handle(posterior, "log_posterior_sampling"), pool)
+        result = run_emcee(fn, posterior.priors, options, seed, checkpoint, resume, stop)
+        result.rejections = dict(fn.counts)
+        return result

@@ -53,6 +53,26 @@ class Ref:
         return f"Ref({self.key!r}, {self.attr!r})"
 
 
+def handle(obj: Any, attr: str) -> Callable:
+    """``Ref(key, attr)`` when ``obj`` is registered (under ``key``), so that only the
+    reference travels to pool workers; otherwise the bound method (serial use)."""
+    for key, value in _REGISTRY.items():
+        if value is obj:
+            return Ref(key, attr)
+    return getattr(obj, attr)
+
+
+class Uncounted:
+    """A picklable wrapper giving a vectorised ``fn`` the ``(values, counts)`` return of
+    :class:`ChunkedFunction` (with no counts)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, theta: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        return np.asarray(self.fn(theta), dtype=float), {}
+
+
 class SerialPool:
     """Evaluate in the calling process."""
     size = 1
