@@ -53,8 +53,55 @@ def _parser() -> argparse.ArgumentParser:
 DELEGATED = {"limits": "globalfit.limits", "validate": "globalfit.validate"}
 
 
+#: what a SIGTERM/SIGINT that reaches :func:`main` interrupted (for its one-line message)
+_PHASE = ["during start-up; nothing was written"]
+
+
+class Interrupted(BaseException):
+    """Raised by the start-up signal handler: SIGTERM/SIGINT before the sampler runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``globalfit`` console script; returns the exit status."""
+    """Entry point of the ``globalfit`` console script; returns the exit status.
+
+    Until a sampler installs its own checkpointing handler, SIGTERM and SIGINT stop the
+    process at once (exit 143 / 130, one line); every :class:`GlobalFitError` (bad input)
+    is one line on stderr and exit 2."""
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, _raise_interrupted)
+        except ValueError:       # not the main thread (embedding): keep the defaults
+            pass
+    try:
+        return _main(argv)
+    except GlobalFitError as exc:
+        print(_one_line(exc), file=sys.stderr)
+        return 2
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+        print(f"globalfit: stopped by {signal.Signals(signum).name} {_PHASE[0]}",
+              file=sys.stderr)
+        return 128 + signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
         import importlib
@@ -68,28 +115,118 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
-def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
-    """Check the run directory against the flags; return ``"new"``, ``"resume"`` or
-    ``"complete"``. Raises ConfigError without touching files when refusing."""
-    import yaml
+# ---- the run directory ----------------------------------------------------------------------
+#: written first into every run directory this tool creates; ``--force`` replaces only
+#: directories that carry it (or the manifest of a completed run of an older version)
+MARKER_NAME = ".globalfit-run.json"
+LOCK_NAME = ".globalfit-run.lock"
 
+
+def is_run_dir(run_dir: Path) -> bool:
+    """True if ``run_dir`` was created by ``globalfit fit`` (marker file, or the manifest
+    of a completed run written before the marker existed)."""
+    import json
+    for name, key in ((MARKER_NAME, "run_name"), (MANIFEST_NAME, "run_name")):
+        path = run_dir / name
+        if path.is_file() and not path.is_symlink():
+            try:
+                data = json.loads(path.read_bytes()[:1 << 20])
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get(key) == run_dir.name:
+                return True
+    return False
+
+
+def _lock_holder(run_dir: Path) -> str | None:
+    """``"pid N"`` if a live process holds the lock of ``run_dir``; None if it is free
+    (no lock file, or a stale one left by a process that died)."""
+    import fcntl
+    path = run_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 64).decode("ascii", "replace").split()
+            return f"pid {pid[0]}" if pid else "another process"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<run dir>/.globalfit-run.lock`` holding this pid, kept for
+    the lifetime of the run; the kernel drops it when the process dies (no stale locks)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        import fcntl
+        self.path = run_dir / LOCK_NAME
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot create the lock file "
+                              f"({exc.strerror or type(exc).__name__})") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 64).decode("ascii", "replace").split()
+            os.close(self.fd)
+            raise ConfigError(f"{run_dir}: this run is already running "
+                              f"(pid {holder[0] if holder else '?'}; lock {self.path}); "
+                              "wait for it or stop it first") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)          # closing drops the flock; the file may stay
+            self.fd = None
+
+
+def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
+    """Check the run directory against the flags; return ``"new"``, ``"resume"``,
+    ``"replace"`` (``--force`` on an earlier run) or ``"complete"``. Touches no file;
+    raises ConfigError (one line) when refusing."""
     from .config import compatible_for_resume
     run_dir = cfg.run_dir
-    exists = run_dir.exists() and any(run_dir.iterdir())
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        raise ConfigError(f"{run_dir}: output path exists and is not a run directory "
+                          "(a file or a symbolic link); choose another output.name")
+    try:
+        exists = run_dir.exists() and any(run_dir.iterdir())
+    except OSError as exc:
+        raise ConfigError(f"{run_dir}: cannot read the run directory "
+                          f"({exc.strerror or type(exc).__name__})") from None
     if not exists:
         return "new"
+    if not is_run_dir(run_dir):
+        raise ConfigError(f"{run_dir}: exists and is not a run directory of globalfit (no "
+                          f"{MARKER_NAME}); refusing to {'resume' if resume else 'replace'} "
+                          "it; choose another output.name or output.directory")
+    holder = _lock_holder(run_dir)
+    if holder:
+        raise ConfigError(f"{run_dir}: this run is already running ({holder}; lock "
+                          f"{run_dir / LOCK_NAME}); wait for it or stop it first")
     if force:
-        shutil.rmtree(run_dir)
-        return "new"
+        return "replace"
     if not resume:
         raise ConfigError(f"{run_dir}: run directory exists; use --resume to continue it or "
                           "--force to overwrite it")
+    from .yamlio import load_yaml
     old_path = run_dir / CONFIG_NAME
     try:
-        old = yaml.safe_load(old_path.read_text())
-    except (OSError, yaml.YAMLError):
-        raise ConfigError(f"{old_path}: missing or unreadable; cannot resume "
-                          "(use --force to start over)") from None
+        old = load_yaml(old_path)
+    except GlobalFitError as exc:
+        raise ConfigError(f"{_one_line(exc)}; cannot resume (use --force to start over)"
+                          ) from None
+    if not isinstance(old, dict):
+        raise ConfigError(f"{old_path}: not a run configuration; cannot resume "
+                          "(use --force to start over)")
     problems = compatible_for_resume(old, cfg.resolved)
     if problems:
         raise ConfigError(f"{cfg.path.name}: {problems[0]}: differs from the run being resumed "
@@ -98,9 +235,74 @@ def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
     manifest = run_dir / MANIFEST_NAME
     if manifest.is_file():
         import json
-        if json.loads(manifest.read_text()).get("status") == "complete":
+        try:
+            status = json.loads(manifest.read_bytes()[:1 << 20]).get("status")
+        except (OSError, ValueError, AttributeError):
+            raise ConfigError(f"{manifest}: unreadable; cannot resume "
+                              "(use --force to start over)") from None
+        if status == "complete":
             return "complete"
     return "resume"
+
+
+class _RunDir:
+    """Claims the run directory for this process: lock, marker, and for ``--force`` the
+    earlier run moved aside to a hidden trash name; :meth:`finish` deletes the trash once
+    the new run has a checkpoint (or is complete) and otherwise puts the old run back."""
+
+    def __init__(self, cfg: Any, decision: str) -> None:
+        import json
+        self.run_dir: Path = cfg.run_dir
+        self.trash: Path | None = None
+        self.lock: RunLock | None = None
+        run_dir = self.run_dir
+        try:
+            if decision == "replace":
+                old_lock = RunLock(run_dir)          # refuses if it started meanwhile
+                stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+                self.trash = run_dir.with_name(f".{run_dir.name}.replaced-{stamp}-{os.getpid()}")
+                os.rename(run_dir, self.trash)
+                old_lock.release()
+                log.info("moved the earlier run aside to %s until the new run has "
+                         "checkpointed", self.trash)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.lock = RunLock(run_dir)
+            if decision != "resume" or not (run_dir / MARKER_NAME).is_file():
+                marker = {"run_name": run_dir.name, "created_by": "globalfit fit",
+                          "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          "config_file": str(cfg.path)}
+                tmp = run_dir / (MARKER_NAME + ".tmp")
+                tmp.write_text(json.dumps(marker, indent=2) + "\n")
+                os.replace(tmp, run_dir / MARKER_NAME)
+        except OSError as exc:
+            self.finish(False)
+            raise ConfigError(f"{getattr(exc, 'filename', None) or run_dir}: cannot write the "
+                              f"run directory ({exc.strerror or type(exc).__name__})") from None
+        except BaseException:
+            self.finish(False)
+            raise
+
+    def finish(self, checkpointed: bool | None = None) -> None:
+        """Release the lock; delete the moved-aside earlier run if the new one has a
+        checkpoint or is complete, else restore it."""
+        if checkpointed is None:
+            checkpointed = any((self.run_dir / n).is_file() for n in CHECKPOINT_NAMES.values()) \
+                or (self.run_dir / MANIFEST_NAME).is_file()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        if self.trash is None or not self.trash.exists():
+            return
+        if checkpointed:
+            shutil.rmtree(self.trash, ignore_errors=True)
+        else:
+            if self.run_dir.exists() and is_run_dir(self.run_dir):
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            if not self.run_dir.exists():
+                os.rename(self.trash, self.run_dir)
+                log.warning("the new run stopped before its first checkpoint; the earlier run "
+                            "is back in %s", self.run_dir)
+        self.trash = None
 
 
 def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = False) -> int:
@@ -126,7 +328,7 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
         decision = comm.bcast(decision if rank == 0 else None, root=0)
     if isinstance(decision, GlobalFitError):
         if rank == 0:
-            print(str(decision).splitlines()[0], file=sys.stderr)
+            print(_one_line(decision), file=sys.stderr)
         return 2
     if decision == "complete":
         if rank == 0:
@@ -134,19 +336,28 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
         return 0
 
     register("posterior", cfg.posterior)
-    if comm is not None:
-        _warm_up(cfg, comm, rank)
-    sampler_opts = cfg.sampler
-    pool = make_pool("mpi" if mpi else sampler_opts["pool"], sampler_opts.get("n_processes"))
-    if isinstance(pool, MPIPool) and not pool.is_master:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        pool.wait()
-        return 0
+    # build the likelihoods' on-disk caches now, while a signal still stops the process
+    # at once (the sampler's handler only sets a flag polled between steps)
+    _warm_up(cfg, comm, rank)
+    claim = _RunDir(cfg, decision) if rank == 0 else None
     try:
-        return _run(cfg, decision, pool)
+        sampler_opts = cfg.sampler
+        pool = make_pool("mpi" if mpi else sampler_opts["pool"],
+                         sampler_opts.get("n_processes"))
+        if isinstance(pool, MPIPool) and not pool.is_master:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
+            pool.wait()
+            return 0
+        try:
+            _PHASE[0] = f"(any checkpoint in {cfg.run_dir} is kept; continue with --resume)"
+            return _run(cfg, "resume" if decision == "resume" else "new", pool)
+        finally:
+            pool.close()
     finally:
-        pool.close()
+        _PHASE[0] = "during start-up; nothing was written"
+        if claim is not None:
+            claim.finish()
 
 
 def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
@@ -154,9 +365,14 @@ def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
     while the other ranks wait without spinning, so that N ranks do not build the same
     cache N times."""
     import numpy as np
+
+    from .progress import stage
     if rank == 0:
         theta = cfg.posterior.priors.sample(np.random.default_rng(cfg.seed), 1)
-        cfg.posterior.evaluate(theta)
+        with stage("preparing the likelihoods (on-disk caches are built on first use)"):
+            cfg.posterior.evaluate(theta)
+    if comm is None:
+        return
     request = comm.Ibarrier()
     while not request.Test():
         time.sleep(0.05)

@@ -30,6 +30,7 @@ from .model import REGISTRY as MODEL_REGISTRY
 from .model.base import Model
 from .priors import PRIOR_KINDS, Prior, PriorSet
 from .units import parse_quantity
+from .yamlio import load_yaml
 
 TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed")
 PRIOR_KEYS: dict[str, tuple[str, ...]] = {
@@ -248,25 +249,15 @@ def _plain(value: Any) -> Any:
 
 
 def read_yaml(path: Path, display: str | None = None) -> dict:
-    """``yaml.safe_load`` of a config file; ConfigError naming the file on failure."""
+    """A config file read by :func:`globalfit.yamlio.load_yaml` (regular file, size cap,
+    UTF-8, no aliases or duplicate keys); ConfigError naming the file on failure."""
     display = display or str(path)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{display}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{display}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{display}: {where}{problem}") from None
+    data = load_yaml(path, display)
     if data is None:
         raise ConfigError(f"{display}: empty config")
     if not isinstance(data, dict):
-        raise ConfigError(f"{display}: expected a mapping at the top level")
+        raise ConfigError(f"{display}: expected a mapping at the top level, "
+                          f"found {type(data).__name__}")
     return data
 
 
