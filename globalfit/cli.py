@@ -96,9 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
+#: longest error line printed (a message that quotes a huge user value is cut)
+MAX_MESSAGE = 800
+
+
 def _one_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, at most :data:`MAX_MESSAGE` characters."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 5] + " ..."
 
 
 def _main(argv: Sequence[str] | None) -> int:

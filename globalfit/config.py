@@ -268,8 +268,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     Raises :class:`ConfigError` (one line: file, key path, problem) on any problem.
     """
     display = str(path)
+    raw = read_yaml(Path(path), display)      # before resolve(): a symlink loop is named
     path = Path(path).resolve()
-    raw = read_yaml(path, display)
     if overrides:
         raw = {**raw, **overrides}
     return validate(raw, path, display)

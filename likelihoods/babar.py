@@ -25,7 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-from globalfit.errors import ConfigError, DataFileError, OutOfRangeError, ParameterError
+from globalfit.errors import ConfigError, OutOfRangeError, ParameterError
 from globalfit.paths import data_file
 
 from . import _stats
