@@ -212,7 +212,8 @@ def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
         return "new"
     if not is_run_dir(run_dir):
         raise ConfigError(f"{run_dir}: exists and is not a run directory of globalfit (no "
-                          f"{MARKER_NAME}); refusing to {'resume' if resume else 'replace'} "
+                          f"{MARKER_NAME}); refusing to "
+                          f"{'resume' if resume else 'replace' if force else 'write into'} "
                           "it; choose another output.name or output.directory")
     holder = _lock_holder(run_dir)
     if holder:
@@ -264,11 +265,14 @@ class _RunDir:
         run_dir = self.run_dir
         try:
             if decision == "replace":
+                had_lock = (run_dir / LOCK_NAME).exists()
                 old_lock = RunLock(run_dir)          # refuses if it started meanwhile
                 stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
                 self.trash = run_dir.with_name(f".{run_dir.name}.replaced-{stamp}-{os.getpid()}")
                 os.rename(run_dir, self.trash)
                 old_lock.release()
+                if not had_lock:                     # leave the earlier run as it was
+                    (self.trash / LOCK_NAME).unlink(missing_ok=True)
                 log.info("moved the earlier run aside to %s until the new run has "
                          "checkpointed", self.trash)
             run_dir.mkdir(parents=True, exist_ok=True)

@@ -134,8 +134,9 @@ class Workspace:
         self.earlier = self.chains / "earlier"
         self.running = self.chains / "running"
         self.userdata = self.protected / "userdata"
+        self.resolved = resolved_config(root)
         for run in (self.earlier, self.running):
-            fake_run(run, base_config(self.chains, run.name))
+            fake_run(run, self.resolved)
         (self.userdata / "sub").mkdir(parents=True)
         (self.userdata / "measurements.csv").write_text("x,y\n1,2\n")
         (self.userdata / "sub" / "notes.txt").write_text("do not delete\n")
@@ -166,6 +167,14 @@ class Workspace:
         target = self.case_dir / "data"
         shutil.copytree(REPO / "data", target)
         return target
+
+
+def resolved_config(directory: Path) -> dict[str, Any]:
+    """The resolved form of :func:`base_config` (what a run writes as its config.yaml)."""
+    from globalfit.config import load_config
+    path = directory / "resolved-source.yaml"
+    path.write_text(dump(base_config(directory / "chains")))
+    return load_config(path).resolved
 
 
 def fake_run(run: Path, cfg: dict[str, Any]) -> None:
@@ -475,7 +484,7 @@ def case_resume_on_user_directory(w: Workspace) -> Run:
 @case()
 def case_new_run_on_user_directory(w: Workspace) -> Run:
     cfg = w.cfg(directory=str(w.protected), name="userdata")
-    return Run(fit("--config", w.config(cfg)), ("userdata", "not a run directory"))
+    return Run(fit("--config", w.config(cfg)), ("userdata", "not a run directory", "write into"))
 
 
 @case()
@@ -509,7 +518,7 @@ def case_existing_run_without_flag(w: Workspace) -> Run:
 def case_resume_changed_seed(w: Workspace) -> Run:
     cfg = w.cfg(directory=str(w.chains), name="earlier")
     cfg["seed"] = 99
-    return Run(fit("--config", w.config(cfg), "--resume"), ("seed", "differs"))
+    return Run(fit("--config", w.config(cfg), "--resume"), "fit.yaml: seed: differs")
 
 
 @case()
@@ -529,11 +538,12 @@ def case_stale_lock_is_ignored(w: Workspace) -> Run:
     """A lock file left by a process that died does not block: the run goes on to the
     resume check (which refuses here because the config changed)."""
     stale = w.case_dir / "chains" / "stale"
-    fake_run(stale, base_config(stale.parent, "stale"))
+    fake_run(stale, w.resolved)
     (stale / ".globalfit-run.lock").write_text("999999999\n")
     cfg = w.cfg(name="stale")
     cfg["seed"] = 5
-    return Run(fit("--config", w.config(cfg), "--resume"), ("seed", "differs"), watch=(stale,))
+    return Run(fit("--config", w.config(cfg), "--resume"), "fit.yaml: seed: differs",
+               watch=(stale,))
 
 
 @case()
@@ -918,6 +928,50 @@ def test_signal_during_start_up_stops_promptly(tmp_path: Path, signum: int,
     assert snapshot(w.protected) == before
     print(f"{signal.Signals(signum).name}: exit {proc.returncode} after "
           f"{stopped_after:.1f} s: {lines[0]}")
+
+
+# ---- the run directory, in process: lock and moving an earlier run aside --------------------
+class _Cfg:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir, self.path = run_dir, run_dir.parent / "fit.yaml"
+
+
+def test_run_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path: Path) -> None:
+    from globalfit.cli import LOCK_NAME, RunLock
+    from globalfit.errors import ConfigError
+    (tmp_path / LOCK_NAME).write_text("999999999\n")        # left by a dead process
+    first = RunLock(tmp_path)
+    assert (tmp_path / LOCK_NAME).read_text() == f"{os.getpid()}\n"
+    # flock is per open file: a second lock, even from this process, is refused
+    with pytest.raises(ConfigError, match="already running"):
+        RunLock(tmp_path)
+    first.release()
+    RunLock(tmp_path).release()
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_force_moves_the_earlier_run_aside_until_a_checkpoint(tmp_path: Path,
+                                                              checkpointed: bool) -> None:
+    """``--force``: the earlier run is renamed, not deleted; it comes back if the new run
+    stops before its first checkpoint and is deleted once the new run has one."""
+    from globalfit.cli import _prepare_run_dir, _RunDir
+    run = tmp_path / "chains" / "old"
+    fake_run(run, {"seed": 1})
+    before = snapshot(run)
+    cfg = _Cfg(run)
+    assert _prepare_run_dir(cfg, resume=False, force=True) == "replace"
+    claim = _RunDir(cfg, "replace")
+    assert snapshot(run) != before and (run / ".globalfit-run.json").is_file()
+    trash = [p for p in run.parent.iterdir() if p.name != "old"]
+    assert len(trash) == 1 and snapshot(trash[0]) == before
+    if checkpointed:
+        (run / "checkpoint.h5").write_bytes(b"new")
+    claim.finish()
+    assert [p.name for p in run.parent.iterdir()] == ["old"]
+    if checkpointed:
+        assert snapshot(run) != before and (run / "checkpoint.h5").read_bytes() == b"new"
+    else:
+        assert snapshot(run) == before
 
 
 # ---- Python API ---------------------------------------------------------------------------------
