@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -22,12 +21,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import ConfigError, GlobalFitError
+from .rundir import (CHECKPOINT_NAMES, CONFIG_NAME, LOCK_NAME, MANIFEST_NAME, MARKER_NAME,
+                     RunDirClaim, is_run_dir, lock_holder)
 
 log = logging.getLogger("globalfit")
 
-CONFIG_NAME = "config.yaml"
-MANIFEST_NAME = "manifest.json"
-CHECKPOINT_NAMES = {"emcee": "checkpoint.h5", "dynesty": "checkpoint.dynesty"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,78 +120,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 # ---- the run directory ----------------------------------------------------------------------
-#: written first into every run directory this tool creates; ``--force`` replaces only
-#: directories that carry it (or the manifest of a completed run of an older version)
-MARKER_NAME = ".globalfit-run.json"
-LOCK_NAME = ".globalfit-run.lock"
-
-
-def is_run_dir(run_dir: Path) -> bool:
-    """True if ``run_dir`` was created by ``globalfit fit`` (marker file, or the manifest
-    of a completed run written before the marker existed)."""
-    import json
-    for name, key in ((MARKER_NAME, "run_name"), (MANIFEST_NAME, "run_name")):
-        path = run_dir / name
-        if path.is_file() and not path.is_symlink():
-            try:
-                data = json.loads(path.read_bytes()[:1 << 20])
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get(key) == run_dir.name:
-                return True
-    return False
-
-
-def _lock_holder(run_dir: Path) -> str | None:
-    """``"pid N"`` if a live process holds the lock of ``run_dir``; None if it is free
-    (no lock file, or a stale one left by a process that died)."""
-    import fcntl
-    path = run_dir / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.read(fd, 64).decode("ascii", "replace").split()
-            return f"pid {pid[0]}" if pid else "another process"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-class RunLock:
-    """An exclusive ``flock`` on ``<run dir>/.globalfit-run.lock`` holding this pid, kept for
-    the lifetime of the run; the kernel drops it when the process dies (no stale locks)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        import fcntl
-        self.path = run_dir / LOCK_NAME
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        except OSError as exc:
-            raise ConfigError(f"{self.path}: cannot create the lock file "
-                              f"({exc.strerror or type(exc).__name__})") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self.fd, 64).decode("ascii", "replace").split()
-            os.close(self.fd)
-            raise ConfigError(f"{run_dir}: this run is already running "
-                              f"(pid {holder[0] if holder else '?'}; lock {self.path}); "
-                              "wait for it or stop it first") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()}\n".encode())
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)          # closing drops the flock; the file may stay
-            self.fd = None
-
-
 def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
     """Check the run directory against the flags; return ``"new"``, ``"resume"``,
     ``"replace"`` (``--force`` on an earlier run) or ``"complete"``. Touches no file;
@@ -215,7 +141,7 @@ def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
                           f"{MARKER_NAME}); refusing to "
                           f"{'resume' if resume else 'replace' if force else 'write into'} "
                           "it; choose another output.name or output.directory")
-    holder = _lock_holder(run_dir)
+    holder = lock_holder(run_dir)
     if holder:
         raise ConfigError(f"{run_dir}: this run is already running ({holder}; lock "
                           f"{run_dir / LOCK_NAME}); wait for it or stop it first")
@@ -252,69 +178,6 @@ def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
     return "resume"
 
 
-class _RunDir:
-    """Claims the run directory for this process: lock, marker, and for ``--force`` the
-    earlier run moved aside to a hidden trash name; :meth:`finish` deletes the trash once
-    the new run has a checkpoint (or is complete) and otherwise puts the old run back."""
-
-    def __init__(self, cfg: Any, decision: str) -> None:
-        import json
-        self.run_dir: Path = cfg.run_dir
-        self.trash: Path | None = None
-        self.lock: RunLock | None = None
-        run_dir = self.run_dir
-        try:
-            if decision == "replace":
-                had_lock = (run_dir / LOCK_NAME).exists()
-                old_lock = RunLock(run_dir)          # refuses if it started meanwhile
-                stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-                self.trash = run_dir.with_name(f".{run_dir.name}.replaced-{stamp}-{os.getpid()}")
-                os.rename(run_dir, self.trash)
-                old_lock.release()
-                if not had_lock:                     # leave the earlier run as it was
-                    (self.trash / LOCK_NAME).unlink(missing_ok=True)
-                log.info("moved the earlier run aside to %s until the new run has "
-                         "checkpointed", self.trash)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self.lock = RunLock(run_dir)
-            if decision != "resume" or not (run_dir / MARKER_NAME).is_file():
-                marker = {"run_name": run_dir.name, "created_by": "globalfit fit",
-                          "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                          "config_file": str(cfg.path)}
-                tmp = run_dir / (MARKER_NAME + ".tmp")
-                tmp.write_text(json.dumps(marker, indent=2) + "\n")
-                os.replace(tmp, run_dir / MARKER_NAME)
-        except OSError as exc:
-            self.finish(False)
-            raise ConfigError(f"{getattr(exc, 'filename', None) or run_dir}: cannot write the "
-                              f"run directory ({exc.strerror or type(exc).__name__})") from None
-        except BaseException:
-            self.finish(False)
-            raise
-
-    def finish(self, checkpointed: bool | None = None) -> None:
-        """Release the lock; delete the moved-aside earlier run if the new one has a
-        checkpoint or is complete, else restore it."""
-        if checkpointed is None:
-            checkpointed = any((self.run_dir / n).is_file() for n in CHECKPOINT_NAMES.values()) \
-                or (self.run_dir / MANIFEST_NAME).is_file()
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
-        if self.trash is None or not self.trash.exists():
-            return
-        if checkpointed:
-            shutil.rmtree(self.trash, ignore_errors=True)
-        else:
-            if self.run_dir.exists() and is_run_dir(self.run_dir):
-                shutil.rmtree(self.run_dir, ignore_errors=True)
-            if not self.run_dir.exists():
-                os.rename(self.trash, self.run_dir)
-                log.warning("the new run stopped before its first checkpoint; the earlier run "
-                            "is back in %s", self.run_dir)
-        self.trash = None
-
-
 def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = False) -> int:
     """Validate ``config``, run its sampler and write ``chains/<name>/``; exit status."""
     from .samplers.pool import MPIPool, make_pool, mpi_world_size, register
@@ -349,7 +212,7 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
     # build the likelihoods' on-disk caches now, while a signal still stops the process
     # at once (the sampler's handler only sets a flag polled between steps)
     _warm_up(cfg, comm, rank)
-    claim = _RunDir(cfg, decision) if rank == 0 else None
+    claim = RunDirClaim(cfg, decision) if rank == 0 else None
     try:
         sampler_opts = cfg.sampler
         pool = make_pool("mpi" if mpi else sampler_opts["pool"],

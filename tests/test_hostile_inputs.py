@@ -937,7 +937,7 @@ class _Cfg:
 
 
 def test_run_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path: Path) -> None:
-    from globalfit.cli import LOCK_NAME, RunLock
+    from globalfit.rundir import LOCK_NAME, RunLock
     from globalfit.errors import ConfigError
     (tmp_path / LOCK_NAME).write_text("999999999\n")        # left by a dead process
     first = RunLock(tmp_path)
@@ -954,13 +954,14 @@ def test_force_moves_the_earlier_run_aside_until_a_checkpoint(tmp_path: Path,
                                                               checkpointed: bool) -> None:
     """``--force``: the earlier run is renamed, not deleted; it comes back if the new run
     stops before its first checkpoint and is deleted once the new run has one."""
-    from globalfit.cli import _prepare_run_dir, _RunDir
+    from globalfit.cli import _prepare_run_dir
+    from globalfit.rundir import RunDirClaim
     run = tmp_path / "chains" / "old"
     fake_run(run, {"seed": 1})
     before = snapshot(run)
     cfg = _Cfg(run)
     assert _prepare_run_dir(cfg, resume=False, force=True) == "replace"
-    claim = _RunDir(cfg, "replace")
+    claim = RunDirClaim(cfg, "replace")
     assert snapshot(run) != before and (run / ".globalfit-run.json").is_file()
     trash = [p for p in run.parent.iterdir() if p.name != "old"]
     assert len(trash) == 1 and snapshot(trash[0]) == before
