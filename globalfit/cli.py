@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -22,11 +21,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import ConfigError, GlobalFitError
+from .rundir import (CONFIG_NAME, LOCK_NAME, MANIFEST_NAME, MARKER_NAME, RunDirClaim,
+                     is_run_dir, lock_holder)
 
 log = logging.getLogger("globalfit")
-
-CONFIG_NAME = "config.yaml"
-MANIFEST_NAME = "manifest.json"
 
 
 def checkpoint_path(cfg: Any) -> Path:
@@ -58,8 +56,61 @@ def _parser() -> argparse.ArgumentParser:
 DELEGATED = {"limits": "globalfit.limits", "validate": "globalfit.validate"}
 
 
+#: what a SIGTERM/SIGINT that reaches :func:`main` interrupted (for its one-line message)
+_PHASE = ["during start-up; nothing was written"]
+
+
+class Interrupted(BaseException):
+    """Raised by the start-up signal handler: SIGTERM/SIGINT before the sampler runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``globalfit`` console script; returns the exit status."""
+    """Entry point of the ``globalfit`` console script; returns the exit status.
+
+    Until a sampler installs its own checkpointing handler, SIGTERM and SIGINT stop the
+    process at once (exit 143 / 130, one line); every :class:`GlobalFitError` (bad input)
+    is one line on stderr and exit 2."""
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, _raise_interrupted)
+        except ValueError:       # not the main thread (embedding): keep the defaults
+            pass
+    try:
+        return _main(argv)
+    except GlobalFitError as exc:
+        print(_one_line(exc), file=sys.stderr)
+        return 2
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+        print(f"globalfit: stopped by {signal.Signals(signum).name} {_PHASE[0]}",
+              file=sys.stderr)
+        return 128 + signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+#: longest error line printed (a message that quotes a huge user value is cut)
+MAX_MESSAGE = 800
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, at most :data:`MAX_MESSAGE` characters."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 5] + " ..."
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
         import importlib
@@ -73,28 +124,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
+# ---- the run directory ----------------------------------------------------------------------
 def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
-    """Check the run directory against the flags; return ``"new"``, ``"resume"`` or
-    ``"complete"``. Raises ConfigError without touching files when refusing."""
-    import yaml
-
+    """Check the run directory against the flags; return ``"new"``, ``"resume"``,
+    ``"replace"`` (``--force`` on an earlier run) or ``"complete"``. Touches no file;
+    raises ConfigError (one line) when refusing."""
     from .config import compatible_for_resume
     run_dir = cfg.run_dir
-    exists = run_dir.exists() and any(run_dir.iterdir())
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        raise ConfigError(f"{run_dir}: output path exists and is not a run directory "
+                          "(a file or a symbolic link); choose another output.name")
+    try:
+        exists = run_dir.exists() and any(run_dir.iterdir())
+    except OSError as exc:
+        raise ConfigError(f"{run_dir}: cannot read the run directory "
+                          f"({exc.strerror or type(exc).__name__})") from None
     if not exists:
         return "new"
+    if not is_run_dir(run_dir):
+        raise ConfigError(f"{run_dir}: exists and is not a run directory of globalfit (no "
+                          f"{MARKER_NAME}); refusing to "
+                          f"{'resume' if resume else 'replace' if force else 'write into'} "
+                          "it; choose another output.name or output.directory")
+    holder = lock_holder(run_dir)
+    if holder:
+        raise ConfigError(f"{run_dir}: this run is already running ({holder}; lock "
+                          f"{run_dir / LOCK_NAME}); wait for it or stop it first")
     if force:
-        shutil.rmtree(run_dir)
-        return "new"
+        return "replace"
     if not resume:
         raise ConfigError(f"{run_dir}: run directory exists; use --resume to continue it or "
                           "--force to overwrite it")
+    from .yamlio import load_yaml
     old_path = run_dir / CONFIG_NAME
     try:
-        old = yaml.safe_load(old_path.read_text())
-    except (OSError, yaml.YAMLError):
-        raise ConfigError(f"{old_path}: missing or unreadable; cannot resume "
-                          "(use --force to start over)") from None
+        old = load_yaml(old_path)
+    except GlobalFitError as exc:
+        raise ConfigError(f"{_one_line(exc)}; cannot resume (use --force to start over)"
+                          ) from None
+    if not isinstance(old, dict):
+        raise ConfigError(f"{old_path}: not a run configuration; cannot resume "
+                          "(use --force to start over)")
     problems = compatible_for_resume(old, cfg.resolved)
     if problems:
         raise ConfigError(f"{cfg.path.name}: {problems[0]}: differs from the run being resumed "
@@ -103,7 +173,12 @@ def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
     manifest = run_dir / MANIFEST_NAME
     if manifest.is_file():
         import json
-        if json.loads(manifest.read_text()).get("status") == "complete":
+        try:
+            status = json.loads(manifest.read_bytes()[:1 << 20]).get("status")
+        except (OSError, ValueError, AttributeError):
+            raise ConfigError(f"{manifest}: unreadable; cannot resume "
+                              "(use --force to start over)") from None
+        if status == "complete":
             return "complete"
     return "resume"
 
@@ -131,7 +206,7 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
         decision = comm.bcast(decision if rank == 0 else None, root=0)
     if isinstance(decision, GlobalFitError):
         if rank == 0:
-            print(str(decision).splitlines()[0], file=sys.stderr)
+            print(_one_line(decision), file=sys.stderr)
         return 2
     if decision == "complete":
         if rank == 0:
@@ -139,19 +214,28 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
         return 0
 
     register("posterior", cfg.posterior)
-    if comm is not None:
-        _warm_up(cfg, comm, rank)
-    sampler_opts = cfg.sampler
-    pool = make_pool("mpi" if mpi else sampler_opts["pool"], sampler_opts.get("n_processes"))
-    if isinstance(pool, MPIPool) and not pool.is_master:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        pool.wait()
-        return 0
+    # build the likelihoods' on-disk caches now, while a signal still stops the process
+    # at once (the sampler's handler only sets a flag polled between steps)
+    _warm_up(cfg, comm, rank)
+    claim = RunDirClaim(cfg, decision, checkpoint_path(cfg)) if rank == 0 else None
     try:
-        return _run(cfg, decision, pool)
+        sampler_opts = cfg.sampler
+        pool = make_pool("mpi" if mpi else sampler_opts["pool"],
+                         sampler_opts.get("n_processes"))
+        if isinstance(pool, MPIPool) and not pool.is_master:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
+            pool.wait()
+            return 0
+        try:
+            _PHASE[0] = f"(any checkpoint in {cfg.run_dir} is kept; continue with --resume)"
+            return _run(cfg, "resume" if decision == "resume" else "new", pool)
+        finally:
+            pool.close()
     finally:
-        pool.close()
+        _PHASE[0] = "during start-up; nothing was written"
+        if claim is not None:
+            claim.finish()
 
 
 def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
@@ -159,9 +243,14 @@ def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
     while the other ranks wait without spinning, so that N ranks do not build the same
     cache N times."""
     import numpy as np
+
+    from .progress import stage
     if rank == 0:
         theta = cfg.posterior.priors.sample(np.random.default_rng(cfg.seed), 1)
-        cfg.posterior.evaluate(theta)
+        with stage("preparing the likelihoods (on-disk caches are built on first use)"):
+            cfg.posterior.evaluate(theta)
+    if comm is None:
+        return
     request = comm.Ibarrier()
     while not request.Test():
         time.sleep(0.05)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from likelihoods import known as known_likelihoods, likelihood_class
 from likelihoods.base import Likelihood
@@ -39,6 +38,7 @@ from .sampling import DEFAULT_SAMPLER, Sampler
 from .sampling import available as available_samplers
 from .sampling import load as load_sampler
 from .units import parse_quantity
+from .yamlio import load_yaml
 
 TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed")
 PRIOR_KEYS: dict[str, tuple[str, ...]] = {
@@ -181,25 +181,15 @@ def _plain(value: Any) -> Any:
 
 
 def read_yaml(path: Path, display: str | None = None) -> dict:
-    """``yaml.safe_load`` of a config file; ConfigError naming the file on failure."""
+    """A config file read by :func:`globalfit.yamlio.load_yaml` (regular file, size cap,
+    UTF-8, no aliases or duplicate keys); ConfigError naming the file on failure."""
     display = display or str(path)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{display}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{display}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{display}: {where}{problem}") from None
+    data = load_yaml(path, display)
     if data is None:
         raise ConfigError(f"{display}: empty config")
     if not isinstance(data, dict):
-        raise ConfigError(f"{display}: expected a mapping at the top level")
+        raise ConfigError(f"{display}: expected a mapping at the top level, "
+                          f"found {type(data).__name__}")
     return data
 
 
@@ -210,8 +200,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     Raises :class:`ConfigError` (one line: file, key path, problem) on any problem.
     """
     display = str(path)
+    raw = read_yaml(Path(path), display)      # before resolve(): a symlink loop is named
     path = Path(path).resolve()
-    raw = read_yaml(path, display)
     if overrides:
         raw = {**raw, **overrides}
     return validate(raw, path, display)

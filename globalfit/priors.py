@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
+from .errors import ParameterError
+
 PRIOR_KINDS: tuple[str, ...] = ("uniform", "log-uniform", "gaussian", "fixed")
 
 
@@ -83,8 +85,9 @@ class Prior:
         return out
 
     def transform(self, u: np.ndarray) -> np.ndarray:
-        """Inverse CDF: unit-cube coordinates ``u`` in [0, 1] -> parameter values."""
-        u = np.asarray(u, dtype=float)
+        """Inverse CDF: unit-cube coordinates ``u`` in [0, 1] -> parameter values.
+        ParameterError naming the parameter if any ``u`` is outside [0, 1] or NaN."""
+        u = _unit_cube(u, self.name)
         if self.kind == "uniform":
             return self.low + u * (self.high - self.low)
         if self.kind == "log-uniform":
@@ -98,6 +101,18 @@ class Prior:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` independent draws, shape ``(n,)``."""
         return self.transform(rng.uniform(size=n))
+
+
+def _unit_cube(u: np.ndarray, name: str) -> np.ndarray:
+    """``u`` as a float array; ParameterError unless every entry is in [0, 1]."""
+    try:
+        u = np.asarray(u, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}: unit-cube coordinates must be numbers") from None
+    if not np.all((u >= 0.0) & (u <= 1.0)):          # also False for NaN
+        bad = u[~((u >= 0.0) & (u <= 1.0))].ravel()[0]
+        raise ParameterError(f"{name}: unit-cube coordinate {float(bad)!r} is outside [0, 1]")
+    return u
 
 
 @dataclass
@@ -133,8 +148,14 @@ class PriorSet:
         return total
 
     def transform(self, u: np.ndarray) -> np.ndarray:
-        """Unit cube ``(n, ndim)`` (or ``(ndim,)``) -> parameter space of the same shape."""
-        u = np.asarray(u, dtype=float)
+        """Unit cube ``(n, ndim)`` (or ``(ndim,)``) -> parameter space of the same shape.
+        ParameterError if the last axis is not ``ndim`` long or a coordinate is outside
+        [0, 1] or NaN."""
+        u = _unit_cube(u, "prior_transform")
+        if u.ndim == 0 or u.shape[-1] != self.ndim:
+            raise ParameterError(f"prior_transform: expected unit-cube points with {self.ndim} "
+                                 f"coordinates (shape (n, {self.ndim}) or ({self.ndim},)), "
+                                 f"found shape {u.shape}")
         out = np.empty_like(u)
         for j, p in enumerate(self._sampled):
             out[..., j] = p.transform(u[..., j])

@@ -37,6 +37,7 @@ import numpy as np
 from scipy import integrate, optimize, special, stats
 
 from globalfit.errors import DataFileError, ParameterError
+from globalfit.yamlio import decode_utf8, read_bounded
 
 #: One-sided 90 % quantile of the standard normal, Phi^{-1}(0.95) = 1.6448536... The
 #: GAMBIT / flavio convention quotes it rounded as 1.645.
@@ -70,23 +71,80 @@ def observable_array(observables: Mapping[str, np.ndarray], name: str,
     return arr
 
 
-def read_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Read a project CSV table: '#' comment header, one line of column names, numeric rows.
-    Returns column name -> float array; DataFileError naming the file if malformed."""
-    try:
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot read ({exc})") from None
-    lines = [ln for ln in lines if ln and not ln.startswith("#")]
-    if not lines or tuple(c.strip() for c in lines[0].split(",")) != columns:
-        raise DataFileError(f"{path}: expected columns {','.join(columns)}")
-    try:
-        data = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]], dtype=float)
-    except ValueError as exc:
-        raise DataFileError(f"{path}: non-numeric entry ({exc})") from None
-    if data.ndim != 2 or data.shape[1] != len(columns) or not np.isfinite(data).all():
-        raise DataFileError(f"{path}: expected {len(columns)} finite numbers per row")
-    return {c: data[:, i].copy() for i, c in enumerate(columns)}
+#: largest data table accepted (bytes)
+MAX_TABLE_BYTES: int = 16 << 20
+
+
+def read_table(path: Path, columns: tuple[str, ...] | None, n_rows: int | None = None,
+               increasing: tuple[str, ...] = (),
+               positive: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Read a project CSV table: '#' comment lines, one line of column names, numeric rows.
+
+    Checked on load, each problem one DataFileError line naming the file and the line:
+    a regular UTF-8 file of at most :data:`MAX_TABLE_BYTES`; the header equal to
+    ``columns`` (``None``: any header of distinct names, returned in file order); every row
+    ``len(columns)`` finite numbers; ``n_rows`` rows when given; the
+    columns in ``increasing`` strictly increasing and those in ``positive`` > 0.
+    Returns column name -> float array (line numbers count from 1, comments included).
+    """
+    path = Path(path)
+    text = decode_utf8(read_bounded(path, str(path), DataFileError, MAX_TABLE_BYTES),
+                       str(path), DataFileError)
+    rows: list[list[float]] = []
+    line_of: list[int] = []
+    header_seen = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        if not header_seen:
+            if columns is None and cells and all(cells) and len(set(cells)) == len(cells):
+                columns = tuple(cells)
+            if columns is None or tuple(cells) != tuple(columns):
+                if columns is None:
+                    raise DataFileError(f"{path}: line {number}: expected a header of distinct "
+                                        f"column names, found {line[:80]!r}")
+                raise DataFileError(f"{path}: line {number}: expected the header "
+                                    f"{','.join(columns)}, found {line[:80]!r}")
+            header_seen = True
+            continue
+        if len(cells) != len(columns):
+            raise DataFileError(f"{path}: line {number}: expected {len(columns)} values, "
+                                f"found {len(cells)}")
+        values = []
+        for name, cell in zip(columns, cells):
+            try:
+                value = float(cell)
+            except ValueError:
+                raise DataFileError(f"{path}: line {number}: {name}: not a number: "
+                                    f"{cell[:40]!r}") from None
+            if not np.isfinite(value):
+                raise DataFileError(f"{path}: line {number}: {name}: not finite ({cell[:40]})")
+            values.append(value)
+        rows.append(values)
+        line_of.append(number)
+    if not header_seen or columns is None:
+        raise DataFileError(f"{path}: no header line"
+                            + (f" (expected {','.join(columns)})" if columns else ""))
+    if not rows:
+        raise DataFileError(f"{path}: no data rows")
+    if n_rows is not None and len(rows) != n_rows:
+        raise DataFileError(f"{path}: expected {n_rows} data rows, found {len(rows)}")
+    data = np.array(rows, dtype=float)
+    out = {c: data[:, i].copy() for i, c in enumerate(columns)}
+    for name in increasing:
+        bad = np.flatnonzero(np.diff(out[name]) <= 0)
+        if bad.size:
+            raise DataFileError(f"{path}: line {line_of[bad[0] + 1]}: {name} must increase "
+                                f"strictly ({out[name][bad[0] + 1]:g} after "
+                                f"{out[name][bad[0]]:g})")
+    for name in positive:
+        bad = np.flatnonzero(~(out[name] > 0))
+        if bad.size:
+            raise DataFileError(f"{path}: line {line_of[bad[0]]}: {name} must be > 0, "
+                                f"found {out[name][bad[0]]:g}")
+    return out
 
 
 # --------------------------------------------------------------------------------------

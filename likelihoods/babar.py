@@ -27,7 +27,7 @@ from typing import Mapping
 
 import numpy as np
 
-from globalfit.errors import ConfigError, DataFileError, ParameterError
+from globalfit.errors import ConfigError, ParameterError
 from globalfit.options import Option
 from globalfit.paths import data_file
 
@@ -41,12 +41,12 @@ _UNIT: float = 1e-6
 def published_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(m_aprime_gev, x_central, x_error) with x = eps^2 BR_inv (absolute, not x 1e-6)."""
     path = data_file("accelerator", "babar_2017_single_photon.csv")
-    table = _stats.read_table(path, ("m_aprime_gev", "x_central_1e6", "x_error_1e6"))
+    table = _stats.read_table(path, ("m_aprime_gev", "x_central_1e6", "x_error_1e6"),
+                              n_rows=165, increasing=("m_aprime_gev",),
+                              positive=("x_error_1e6",))
     m = table["m_aprime_gev"]
     c = table["x_central_1e6"] * _UNIT
     s = table["x_error_1e6"] * _UNIT
-    if not (np.all(np.diff(m) > 0) and np.all(s > 0)):
-        raise DataFileError(f"{path}: masses must increase and errors be positive")
     for arr in (m, c, s):
         arr.setflags(write=False)
     return m, c, s

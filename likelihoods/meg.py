@@ -25,11 +25,11 @@ import functools
 from typing import Mapping
 
 import numpy as np
-import yaml
 
 from globalfit.errors import ConfigError, DataFileError
-from globalfit.options import Option
+from globalfit.options import Option, short_repr
 from globalfit.paths import data_file
+from globalfit.yamlio import load_yaml
 
 from . import _stats
 from .base import Likelihood
@@ -37,17 +37,46 @@ from .base import Likelihood
 
 @functools.lru_cache(maxsize=None)
 def clfv_limits() -> dict:
-    """The parsed data/flavour/clfv_limits.yaml (process -> observable, default, datasets)."""
+    """The parsed data/flavour/clfv_limits.yaml (process -> observable, default, datasets),
+    read safely (globalfit.yamlio) and checked: every data set has a finite upper limit > 0,
+    0 < cl < 1 and a citation, every process a default that is one of its data sets;
+    DataFileError naming the file and key otherwise."""
     path = data_file("flavour", "clfv_limits.yaml")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            cfg = yaml.safe_load(handle)
-        for proc in cfg.values():
-            _ = proc["observable"], proc["default"]
-            for entry in proc["datasets"].values():
-                _ = float(entry["upper_limit"]), float(entry["cl"]), entry["citation"]
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise DataFileError(f"{path}: malformed limits file ({exc})") from None
+    cfg = load_yaml(path, str(path), DataFileError)
+
+    def bad(key: str, problem: str) -> DataFileError:
+        return DataFileError(f"{path}: {key}: {problem}")
+
+    def number(value: object) -> bool:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and bool(np.isfinite(value)))
+
+    if not isinstance(cfg, dict) or not cfg:
+        raise bad("top level", "expected a mapping of processes")
+    for name, proc in cfg.items():
+        if not isinstance(proc, dict):
+            raise bad(str(name), "expected a mapping")
+        for key in ("observable", "default", "datasets"):
+            if key not in proc:
+                raise bad(f"{name}.{key}", "missing")
+        sets = proc["datasets"]
+        if not isinstance(sets, dict) or not sets:
+            raise bad(f"{name}.datasets", "expected a non-empty mapping")
+        if proc["default"] not in sets:
+            raise bad(f"{name}.default", f"{short_repr(proc['default'])} is not one of its "
+                                         "data sets")
+        for ds, entry in sets.items():
+            where = f"{name}.datasets.{ds}"
+            if not isinstance(entry, dict):
+                raise bad(where, "expected a mapping")
+            for key in ("upper_limit", "cl", "citation"):
+                if key not in entry:
+                    raise bad(f"{where}.{key}", "missing")
+            if not (number(entry["upper_limit"]) and entry["upper_limit"] > 0):
+                raise bad(f"{where}.upper_limit", "expected a finite number > 0, found "
+                                                  f"{short_repr(entry['upper_limit'])}")
+            if not (number(entry["cl"]) and 0 < entry["cl"] < 1):
+                raise bad(f"{where}.cl", f"expected 0 < cl < 1, found {short_repr(entry['cl'])}")
     return cfg
 
 

@@ -61,12 +61,12 @@ import functools
 from typing import Mapping
 
 import numpy as np
-import yaml
 
 from globalfit.constants import HBARC_GEV_CM
 from globalfit.errors import ConfigError, DataFileError, OutOfRangeError, ParameterError
-from globalfit.options import Option
+from globalfit.options import Option, short_repr
 from globalfit.paths import data_file
+from globalfit.yamlio import load_yaml
 
 from . import _stats
 from .base import Likelihood, Nuisance
@@ -79,15 +79,57 @@ _BACKGROUND_MODES = ("marginalised", "profiled", "sampled")
 _OUT_OF_RANGE_MODES = ("error", "flat")
 
 
+#: keys of every entry of na64_datasets.yaml ``datasets`` and the finite non-negative
+#: numbers among them
+_DATASET_NUMBERS = ("eot", "n_obs", "background", "background_error")
+_DATASET_KEYS = _DATASET_NUMBERS + ("run_years", "citation")
+
+
 @functools.lru_cache(maxsize=None)
 def _datasets_config() -> dict:
+    """data/accelerator/na64_datasets.yaml, read safely (globalfit.yamlio) and checked: every
+    data set has eot > 0, an integer n_obs >= 0, a finite background and error >= 0 and a
+    list of run years; DataFileError naming the file and key otherwise."""
     path = data_file("accelerator", "na64_datasets.yaml")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            cfg = yaml.safe_load(handle)
-        _ = cfg["datasets"], cfg["yield_curve_dataset"], cfg["beam_energy_gev"]
-    except (yaml.YAMLError, KeyError, TypeError) as exc:
-        raise DataFileError(f"{path}: malformed NA64 data-set file ({exc})") from None
+    cfg = load_yaml(path, str(path), DataFileError)
+
+    def bad(key: str, problem: str) -> DataFileError:
+        return DataFileError(f"{path}: {key}: {problem}")
+
+    if not isinstance(cfg, dict):
+        raise bad("top level", "expected a mapping")
+    for key in ("datasets", "yield_curve_dataset", "beam_energy_gev"):
+        if key not in cfg:
+            raise bad(key, "missing")
+    sets = cfg["datasets"]
+    if not isinstance(sets, dict) or not sets:
+        raise bad("datasets", "expected a non-empty mapping")
+    if cfg["yield_curve_dataset"] not in sets:
+        raise bad("yield_curve_dataset", f"{short_repr(cfg['yield_curve_dataset'])} is not a "
+                                         "data set of this file")
+    beam = cfg["beam_energy_gev"]
+    if isinstance(beam, bool) or not isinstance(beam, (int, float)) or not (
+            np.isfinite(beam) and beam > 0):
+        raise bad("beam_energy_gev", f"expected a finite number > 0, found {short_repr(beam)}")
+    for name, entry in sets.items():
+        where = f"datasets.{name}"
+        if not isinstance(entry, dict):
+            raise bad(where, "expected a mapping")
+        for key in _DATASET_KEYS:
+            if key not in entry:
+                raise bad(f"{where}.{key}", "missing")
+        for key in _DATASET_NUMBERS:
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    np.isfinite(value) and value >= 0):
+                raise bad(f"{where}.{key}", f"expected a finite number >= 0, found "
+                                            f"{short_repr(value)}")
+        if not entry["eot"] > 0:
+            raise bad(f"{where}.eot", "must be > 0")
+        if int(entry["n_obs"]) != entry["n_obs"]:
+            raise bad(f"{where}.n_obs", f"expected an integer, found {short_repr(entry['n_obs'])}")
+        if not isinstance(entry["run_years"], list) or not entry["run_years"]:
+            raise bad(f"{where}.run_years", "expected a non-empty list")
     return cfg
 
 
@@ -95,10 +137,9 @@ def _datasets_config() -> dict:
 def published_eps90_curve() -> tuple[np.ndarray, np.ndarray]:
     """The published 2016-2022 90 % C.L. curve: (m_aprime_gev, eps_90), both shape (78,)."""
     path = data_file("accelerator", "na64_2023_eps90.csv")
-    table = _stats.read_table(path, ("m_aprime_gev", "eps_90"))
+    table = _stats.read_table(path, ("m_aprime_gev", "eps_90"), n_rows=78,
+                              increasing=("m_aprime_gev",), positive=("m_aprime_gev", "eps_90"))
     mass, eps90 = table["m_aprime_gev"], table["eps_90"]
-    if not (np.all(np.diff(mass) > 0) and np.all(eps90 > 0)):
-        raise DataFileError(f"{path}: masses must increase and limits be positive")
     mass.setflags(write=False)
     eps90.setflags(write=False)
     return mass, eps90
@@ -109,14 +150,12 @@ def dataset_info(dataset: str) -> dict:
     background, background_error, run_years, citation)."""
     sets = _datasets_config()["datasets"]
     if dataset not in sets:
-        raise ConfigError(f"na64.dataset: unknown data set {dataset!r}; known: {', '.join(sets)}")
+        raise ConfigError(f"na64.dataset: unknown data set {short_repr(dataset)}; known: "
+                          f"{', '.join(map(str, sets))}")
     info = dict(sets[dataset])
-    try:
-        for key in ("eot", "background", "background_error"):
-            info[key] = float(info[key])
-        info["n_obs"] = int(info["n_obs"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataFileError(f"na64_datasets.yaml: datasets.{dataset}: bad entry ({exc})") from None
+    for key in ("eot", "background", "background_error"):
+        info[key] = float(info[key])
+    info["n_obs"] = int(info["n_obs"])
     return info
 
 

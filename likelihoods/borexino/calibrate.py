@@ -28,7 +28,7 @@ from globalfit.paths import data_dir
 
 from . import recoil
 from .response import ResponseParams, response_matrix_t
-from .spectrum import load_mc_pdfs, load_phase2
+from .spectrum import load_mc_pdfs
 
 CAL_GROUPS = ("pp", "be7", "cno")
 CHECK_GROUPS = ("pep",)

@@ -17,6 +17,7 @@ import numpy as np
 from globalfit.errors import DataFileError
 from globalfit.paths import data_file
 
+from .._stats import read_table
 from . import measurements
 
 EXPOSURE_DAY_100T: float = measurements.value("exposure", "day x 100 t")
@@ -28,17 +29,10 @@ COMPONENT_COLUMNS = ("c14", "pileup", "po210", "kr85", "bi210", "c11", "ext", "s
 
 
 def _read_csv(name: str) -> tuple[list[str], np.ndarray]:
-    path = data_file("borexino", name)
-    with open(path) as fh:
-        lines = [ln for ln in fh if ln.strip() and not ln.startswith("#")]
-    header = lines[0].strip().split(",")
-    try:
-        values = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:]])
-    except ValueError as exc:
-        raise DataFileError(f"{path}: non-numeric entry ({exc})") from None
-    if values.ndim != 2 or values.shape[1] != len(header):
-        raise DataFileError(f"{path}: expected {len(header)} columns in every row")
-    return header, values
+    """(column names, (n_rows, n_cols) array) of ``data/borexino/<name>``, read and checked by
+    ``likelihoods._stats.read_table`` (finite numbers, rows of the header's width)."""
+    table = read_table(data_file("borexino", name), None)
+    return list(table), np.column_stack(list(table.values()))
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from globalfit import constants as c
 from globalfit.errors import DataFileError, ParameterError
 from globalfit.paths import data_file
 
+from .._stats import read_table
 from .grid import trapezoid_weights
 
 SOURCES: Final = ("pp", "pep", "hep", "be7", "b8", "n13", "o15", "f17")
@@ -83,28 +84,10 @@ _CHUNK: Final[int] = 16384
 
 # ------------------------------------------------------------------------------- data files
 def _read_csv(name: str) -> tuple[list[str], np.ndarray]:
-    """Read a shipped '#'-commented CSV file: (column names, (n_rows, n_cols) float array)."""
-    path = data_file("solar", name)
-    header: list[str] | None = None
-    rows: list[list[float]] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = [f.strip() for f in text.split(",")]
-            if header is None:
-                header = fields
-                continue
-            try:
-                rows.append([float(f) for f in fields])
-            except ValueError:
-                raise DataFileError(f"{path}:{number}: cannot read a number in {text!r}") from None
-            if len(fields) != len(header):
-                raise DataFileError(f"{path}:{number}: expected {len(header)} columns, found {len(fields)}")
-    if header is None or not rows:
-        raise DataFileError(f"{path}: no data rows")
-    return header, np.asarray(rows, dtype=float)
+    """(column names, (n_rows, n_cols) array) of ``data/solar/<name>``, read and checked by
+    ``likelihoods._stats.read_table`` (finite numbers, rows of the header's width)."""
+    table = read_table(data_file("solar", name), None)
+    return list(table), np.column_stack(list(table.values()))
 
 
 @functools.cache
