@@ -114,7 +114,7 @@ def write_netcdf(groups: Mapping[str, Any], path: str | os.PathLike) -> Path:
     (engine h5netcdf), one group per dataset; no ArviZ object is involved, so the file is
     the same whichever ArviZ is installed."""
     path = Path(path)
-    with stage(f"writing {path.name}"):
+    with stage(f"writing {path.name.removesuffix('.tmp')}"):
         for i, (name, ds) in enumerate(groups.items()):
             ds.to_netcdf(path, mode="w" if i == 0 else "a", group=name, engine="h5netcdf")
     return path

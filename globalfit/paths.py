@@ -33,7 +33,7 @@ def _packaged_data() -> Path | None:
     """The folder of the installed ``globalfit_data`` package, None if it is not installed."""
     try:
         root = resources.files(DATA_PACKAGE)
-    except ModuleNotFoundError:
+    except (ImportError, OSError):      # not installed, or not a folder on disk
         return None
     # a regular install gives a pathlib.Path; a namespace package a MultiplexedPath
     for candidate in (root, *getattr(root, "_paths", ())):
