@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 #: subcommands implemented by other modules: name -> module with ``main(argv) -> int``
-DELEGATED = {"limits": "globalfit.limits", "validate": "globalfit.validate"}
+DELEGATED = {"limits": "globalfit.limits", "validate": "globalfit.validate",
+             "cache": "globalfit.cachecmd"}
 
 
 #: what a SIGTERM/SIGINT that reaches :func:`main` interrupted (for its one-line message)
@@ -119,6 +120,9 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
+    if args.quiet:
+        from .progress import set_quiet
+        set_quiet(True)
     if args.command == "fit":
         return fit_command(args.config, resume=args.resume, force=args.force)
     return 2  # pragma: no cover - argparse rejects unknown commands
@@ -197,7 +201,9 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
     decision: Any = None
     try:
         from .config import load_config
-        cfg = load_config(config)
+        from .progress import stage
+        with stage(f"config {config}: loading, building the likelihoods"):
+            cfg = load_config(config)
         if rank == 0:
             decision = _prepare_run_dir(cfg, resume, force)
     except GlobalFitError as exc:

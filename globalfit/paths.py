@@ -1,22 +1,58 @@
 """Where the shipped data and the on-disk cache live (a leaf module).
 
-``data/`` sits at the top of the project checkout (install with ``pip install -e .``);
-``GLOBALFIT_DATA_DIR`` overrides it. Cached precomputations (Borexino templates, response
-matrices) go to ``GLOBALFIT_CACHE_DIR`` or ``<checkout>/.cache``.
+Data: ``GLOBALFIT_DATA_DIR`` if set; else ``data/`` of the project checkout this code runs
+from (a source tree or an editable install); else the copy shipped inside the wheel as the
+package ``globalfit_data`` (``data/`` mapped as package data, found with
+``importlib.resources``).
+
+Cache: ``GLOBALFIT_CACHE_DIR`` if set, else the user's cache directory
+(``platformdirs.user_cache_dir("globalfit-dtmm")``, e.g. ``~/.cache/globalfit-dtmm`` on Linux).
 """
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from .errors import DataFileError
 
 PROJECT_ROOT: Path = Path(__file__).resolve().parents[1]
+DATA_PACKAGE = "globalfit_data"
+APP_NAME = "globalfit-dtmm"
+
+
+def _checkout_data() -> Path | None:
+    """``data/`` next to the package when this code runs from a project checkout."""
+    folder = PROJECT_ROOT / "data"
+    if folder.is_dir() and (PROJECT_ROOT / "pyproject.toml").is_file():
+        return folder
+    return None
+
+
+def _packaged_data() -> Path | None:
+    """The folder of the installed ``globalfit_data`` package, None if it is not installed."""
+    try:
+        root = resources.files(DATA_PACKAGE)
+    except (ImportError, OSError):      # not installed, or not a folder on disk
+        return None
+    # a regular install gives a pathlib.Path; a namespace package a MultiplexedPath
+    for candidate in (root, *getattr(root, "_paths", ())):
+        if isinstance(candidate, Path) and candidate.is_dir():
+            return candidate
+    return None
 
 
 def data_dir() -> Path:
     """The folder of shipped data files."""
-    return Path(os.environ.get("GLOBALFIT_DATA_DIR", PROJECT_ROOT / "data"))
+    env = os.environ.get("GLOBALFIT_DATA_DIR")
+    if env:
+        return Path(env)
+    folder = _checkout_data() or _packaged_data()
+    if folder is None:
+        raise DataFileError(f"{PROJECT_ROOT / 'data'}: data folder not found and package "
+                            f"{DATA_PACKAGE!r} not installed (set GLOBALFIT_DATA_DIR or "
+                            "reinstall)")
+    return folder
 
 
 def data_file(*parts: str) -> Path:
@@ -27,8 +63,21 @@ def data_file(*parts: str) -> Path:
     return path
 
 
+def cache_root() -> Path:
+    """The cache folder (not created): ``GLOBALFIT_CACHE_DIR`` or the user cache directory."""
+    env = os.environ.get("GLOBALFIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def cache_dir() -> Path:
     """The folder for cached precomputations (created on demand)."""
-    path = Path(os.environ.get("GLOBALFIT_CACHE_DIR", PROJECT_ROOT / ".cache"))
-    path.mkdir(parents=True, exist_ok=True)
+    path = cache_root()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot create the cache folder ({exc.strerror}); "
+                            "set GLOBALFIT_CACHE_DIR to a writable folder") from None
     return path

@@ -1,5 +1,9 @@
 """Corner and trace plots of a run (PNG, matplotlib's non-interactive Agg backend).
 
+They take the run's groups as written by globalfit.output or as read back by
+``arviz.from_netcdf`` (ArviZ 0.x InferenceData or 1.x DataTree) and use only numpy,
+matplotlib and corner, so they do not depend on the ArviZ version.
+
 Parameters with a log-uniform prior are shown as log10 of the value.
 """
 from __future__ import annotations
@@ -9,10 +13,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .progress import stage
+
 
 def _columns(idata: Any, names: list[str], log_names: set[str],
              latex: Mapping[str, str]) -> tuple[list[np.ndarray], list[str]]:
-    post = idata.posterior
+    post = idata.posterior    # an xarray Dataset, or a DataTree node (ArviZ 1.x): both index
+    #                           variables by name
     arrays, labels = [], []
     for name in names:
         x = np.asarray(post[name])                    # (chain, draw)
@@ -32,17 +39,23 @@ def corner_plot(idata: Any, names: list[str], path: Path, log_names: set[str] = 
     """Corner plot of the sampled parameters ``names`` (16/50/84 % quantiles marked)."""
     import matplotlib
     matplotlib.use("Agg")
+
+    arrays, labels = _columns(idata, names, set(log_names), latex or {})
+    with stage(f"corner plot {Path(path).name}"):
+        _corner(arrays, labels, path)
+    return Path(path)
+
+
+def _corner(arrays: list[np.ndarray], labels: list[str], path: Path) -> None:
     import corner
     import matplotlib.pyplot as plt
 
-    arrays, labels = _columns(idata, names, set(log_names), latex or {})
     data = np.column_stack([a.ravel() for a in arrays])
     data = data[np.all(np.isfinite(data), axis=1)]
     fig = corner.corner(data, labels=labels, quantiles=[0.16, 0.5, 0.84],
                         show_titles=True, title_fmt=".3g")
     fig.savefig(path, dpi=90)
     plt.close(fig)
-    return Path(path)
 
 
 def trace_plot(idata: Any, names: list[str], path: Path, log_names: set[str] = frozenset(),
