@@ -31,7 +31,7 @@ from .model.base import Model
 from .priors import PRIOR_KINDS, Prior, PriorSet
 from .units import parse_quantity
 
-TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed")
+TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed", "limits")
 PRIOR_KEYS: dict[str, tuple[str, ...]] = {
     "uniform": ("prior", "low", "high", "latex"),
     "log-uniform": ("prior", "low", "high", "latex"),
@@ -463,6 +463,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
         "sampler": _plain(sampler),
         "output": output,
         "seed": int(seed),
+        "limits": copy.deepcopy(raw.get("limits")),   # validated by globalfit.limits
     }
     return FitConfig(path=path, resolved=resolved, model=model, likelihoods=likelihoods,
                      posterior=posterior,
