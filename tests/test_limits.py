@@ -243,3 +243,14 @@ def test_model_without_the_scaling_is_refused() -> None:
     cfg = from_mapping(raw, ROOT / "configs" / "limits.yaml")[1]
     with pytest.raises(ConfigError, match="mu_eff_mub = eps"):
         IndirectProbes(0.3, 0.3, cfg.setup)
+
+
+def test_force_replaces_only_a_limits_output(rate_term: BorexinoRateTerm, tmp_path: Path) -> None:
+    """--force refuses a directory this command did not write and leaves it untouched."""
+    cfg = parse_limits_config({"m_aprime": {"n_points": 2}, "g_d": [0.3]})
+    other = tmp_path / "data"
+    other.mkdir()
+    (other / "keep.csv").write_text("1,2\n")
+    with pytest.raises(ConfigError, match="not a limits output"):
+        run_limits(cfg, other, force=True, borexino=rate_term)
+    assert (other / "keep.csv").read_text() == "1,2\n"

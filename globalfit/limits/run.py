@@ -26,6 +26,7 @@ from .terms import BorexinoRateTerm, LikelihoodMomentTerm, MomentTerm
 log = logging.getLogger("globalfit.limits")
 _REGISTRY_KEY = "globalfit.limits"
 _FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf")
+_CSV_PREFIXES = ("borexino_", "indirect_gd", "combined_gd", "br_inv_gd_")
 
 
 class LimitCalculator:
@@ -147,20 +148,30 @@ def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: 
     return written
 
 
-def _clear_previous(out_dir: Path, force: bool) -> None:
-    """Refuse an existing non-empty directory unless ``force``; with ``force`` only an earlier
-    limits output (it holds ``summary.json``) is replaced, and only its own files are removed."""
+def _check_out_dir(out_dir: Path, force: bool) -> bool:
+    """True when ``out_dir`` holds an earlier limits output that ``force`` may replace; refuse
+    (ConfigError) a non-empty directory without ``force``, and with ``force`` anything that is
+    not a limits output (it holds the ``summary.json`` this command writes)."""
     if not (out_dir.exists() and any(out_dir.iterdir())):
-        return
+        return False
     if not force:
         raise ConfigError(f"{out_dir}: output directory exists; use --force to overwrite it")
-    if not (out_dir / "summary.json").is_file():
-        raise ConfigError(f"{out_dir}: not a limits output directory (no summary.json); "
-                          "refusing to overwrite it with --force")
+    try:
+        kind = json.loads((out_dir / "summary.json").read_text(encoding="utf-8")).get("kind")
+        ok = kind in (None, "globalfit limits")
+    except (OSError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{out_dir}: not a limits output directory (no summary.json of "
+                          "globalfit limits); refusing to overwrite it with --force")
+    return True
+
+
+def _remove_previous(out_dir: Path) -> None:
+    """Remove the files an earlier limits output wrote (and nothing else)."""
     for path in out_dir.iterdir():
         if path.is_file() and (path.name in _FIXED_FILES or (
-                path.suffix == ".csv" and path.name.split("_")[0] in
-                ("borexino", "indirect", "combined", "br"))):
+                path.suffix == ".csv" and path.name.startswith(_CSV_PREFIXES))):
             path.unlink()
 
 
@@ -170,8 +181,7 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
     """Compute every curve and write the outputs into ``out_dir`` (refuses an existing,
     non-empty directory unless ``force``). Returns the curves."""
     from ..samplers.pool import make_pool, register
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise ConfigError(f"{out_dir}: output directory exists; use --force to overwrite it")
+    replace = _check_out_dir(out_dir, force)
     calc = LimitCalculator(cfg, borexino)
     register(_REGISTRY_KEY, calc)          # before the pool forks its workers
     pool = make_pool(cfg.pool["kind"], cfg.pool["n_processes"])
@@ -182,7 +192,8 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
         curves = compute_curves(calc, pool)
     finally:
         pool.close()
-    _clear_previous(out_dir, force)
+    if replace:
+        _remove_previous(out_dir)
     labels = list(cfg.setup.likelihoods)
     label = calc.borexino.label if calc.borexino is not None else "Borexino"
     write_outputs(cfg, curves, out_dir, fit_resolved, labels, label)
