@@ -40,7 +40,7 @@ from .sampling import load as load_sampler
 from .units import parse_quantity
 from .yamlio import load_yaml
 
-TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed")
+TOP_KEYS = ("model", "parameters", "likelihoods", "sampler", "output", "seed", "limits")
 PRIOR_KEYS: dict[str, tuple[str, ...]] = {
     "uniform": ("prior", "low", "high", "latex"),
     "log-uniform": ("prior", "low", "high", "latex"),
@@ -361,6 +361,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
         "sampler": _plain(sampler),
         "output": output,
         "seed": int(seed),
+        "limits": copy.deepcopy(raw.get("limits")),   # validated by globalfit.limits
     }
     return FitConfig(path=path, resolved=resolved, model=model, likelihoods=likelihoods,
                      posterior=posterior,

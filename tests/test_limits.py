@@ -10,10 +10,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import yaml
+
 from globalfit.errors import ConfigError
-from globalfit.limits import (Benchmark, BorexinoRateTerm, IndirectProbes, LimitCalculator,
-                              main, parse_limits_config, run_limits, upper_limit)
+from globalfit.limits import (BorexinoRateTerm, IndirectProbes, LimitCalculator, from_mapping,
+                              main, run_limits, upper_limit)
 from globalfit.model.dark_sector import DarkTransitionMomentModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fit_config(limits: dict | None = None, **top: object) -> dict:
+    """configs/limits.yaml (the fit dialect) with its limits: section replaced."""
+    raw = yaml.safe_load((ROOT / "configs" / "limits.yaml").read_text())
+    raw["limits"] = {**{k: raw["limits"][k] for k in ("likelihoods",)}, **(limits or {})}
+    raw.update(top)
+    return raw
+
+
+def parse_limits_config(limits: dict):
+    return from_mapping(fit_config(limits), ROOT / "configs" / "limits.yaml")[1]
+
+
+def setup(n_eps: int = 801, eps: tuple[float, float] = (1e-8, 1.0)):
+    """The benchmark of the seed paper (M_S = 300, dM_S = 100, m_N = 100 MeV, theta = pi/4,
+    alpha = pi/2) with eps in [1e-8, 1] (the construction's defaults before the config)."""
+    return parse_limits_config({"eps": {"low": eps[0], "high": eps[1],
+                                        "n_points": n_eps}}).setup
 
 
 @pytest.fixture(scope="module")
@@ -45,20 +68,20 @@ def test_rate_term_massless_and_large_mass_scaling(rate_term: BorexinoRateTerm) 
 def test_indirect_scaling_through_model() -> None:
     """K and B from the model: mu is linear in eps*y0^2 and BR quadratic in y0^2 (y0 = 0.01
     checked against a direct model evaluation)."""
-    b = Benchmark()
-    ind = IndirectProbes(0.3, 0.3, b, n_eps=100)
+    ind = IndirectProbes(0.3, 0.3, setup(n_eps=100))
     model = DarkTransitionMomentModel()
     obs, _ = model.observables({"m_aprime_gev": 0.3, "eps": 1e-3, "g_d": 0.3, "m_n_gev": 0.1,
-                                "m_s_gev": 0.3, "dm_s_gev": 0.1, "theta": b.theta,
-                                "y0": 0.01, "alpha": b.alpha})
+                                "m_s_gev": 0.3, "dm_s_gev": 0.1, "theta": math.pi / 4,
+                                "y0": 0.01, "alpha": math.pi / 2})
     assert obs["mu_eff_mub"][0] == pytest.approx(ind.k_mub * 1e-3 * 1e-4, rel=1e-12)
-    assert obs["br_mu_e_gamma"][0] == pytest.approx(ind.clfv[0][1] * 1e-8, rel=1e-12)
+    br1 = ind.unit_observables["br_mu_e_gamma"][-1]
+    assert obs["br_mu_e_gamma"][0] == pytest.approx(br1 * 1e-8, rel=1e-12)
 
 
 def test_indirect_weakens_below_two_m_n() -> None:
     """BR_inv = 0 below 2 m_N = 200 MeV: NA64/BaBar bound nothing, the limit comes from MEG
     with eps at its cap and is much weaker than above threshold."""
-    b = Benchmark()
+    b = setup()
     below = IndirectProbes(0.15, 0.3, b)
     above = IndirectProbes(0.3, 0.3, b)
     assert below.br_inv.max() == 0.0 and above.br_inv[0] > 0.9
@@ -67,14 +90,14 @@ def test_indirect_weakens_below_two_m_n() -> None:
     assert lim_below > 100 * lim_above
     # without accelerator constraint: mu_90 = eps_max * K * y0_90^2, y0_90^4 B = 1.2816.. sigma
     # of MEG (profile: -2 Delta lnL = (BR/sigma)^2 = 2.71)
-    lk, br1 = below.clfv[0]
+    (_, lk), br1 = below.scaled[0], below.unit_observables["br_mu_e_gamma"][-1]
     y0_sq = math.sqrt(math.sqrt(2.7055435) * lk.sigma / br1)
     assert lim_below == pytest.approx(below.eps[-1] * below.k_mub * y0_sq, rel=1e-4)
 
 
 def test_indirect_scales_with_g_d_and_bayes_defined() -> None:
     """Below threshold the moment (and the limit on mu) is linear in g_D; both methods finite."""
-    b = Benchmark()
+    b = setup()
     l1 = upper_limit(lambda mu: IndirectProbes(0.05, 0.1, b).loglike(mu), "profile")
     l5 = upper_limit(lambda mu: IndirectProbes(0.05, 0.5, b).loglike(mu), "profile")
     assert l5 / l1 == pytest.approx(5.0, rel=1e-6)
@@ -83,9 +106,9 @@ def test_indirect_scales_with_g_d_and_bayes_defined() -> None:
 
 
 def test_combined_not_weaker_than_each(rate_term: BorexinoRateTerm, tmp_path: Path) -> None:
-    cfg = parse_limits_config({"grid": {"m_aprime_min": "1 keV", "m_aprime_max": "1 GeV",
-                                        "n_points": 5}, "g_d": [0.1, 0.5], "method": "both",
-                               "n_eps": 201})
+    cfg = parse_limits_config({"m_aprime": {"low": "1 keV", "high": "1 GeV", "n_points": 5},
+                               "g_d": [0.1, 0.5], "methods": ["profile", "bayes"],
+                               "eps": {"low": 1e-8, "high": 1.0, "n_points": 201}})
     calc = LimitCalculator(cfg, borexino=rate_term)
     for i in range(len(cfg.masses_gev)):
         r = calc.at_mass(i)
@@ -97,8 +120,9 @@ def test_combined_not_weaker_than_each(rate_term: BorexinoRateTerm, tmp_path: Pa
 
 
 def test_run_writes_csv_and_figure(rate_term: BorexinoRateTerm, tmp_path: Path) -> None:
-    cfg = parse_limits_config({"grid": {"m_aprime_min": "1 MeV", "m_aprime_max": "1 GeV",
-                                        "n_points": 4}, "g_d": [0.3], "n_eps": 201,
+    cfg = parse_limits_config({"m_aprime": {"low": "1 MeV", "high": "1 GeV", "n_points": 4},
+                               "g_d": [0.3], "methods": ["profile"],
+                               "eps": {"low": 1e-8, "high": 1.0, "n_points": 201},
                                "pool": {"kind": "serial"}})
     out = tmp_path / "run"
     curves = run_limits(cfg, out, borexino=rate_term)
@@ -116,11 +140,14 @@ def test_run_writes_csv_and_figure(rate_term: BorexinoRateTerm, tmp_path: Path) 
 
 def test_main_rate_mode_and_bad_config(tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "l.yaml"
-    cfg.write_text("grid: {n_points: 3, m_aprime_min: 10 MeV}\ng_d: [0.5]\nn_eps: 101\n"
-                   "borexino: {mode: rate}\npool: {kind: serial}\n")
+    raw = fit_config({"m_aprime": {"n_points": 3, "low": "10 MeV"}, "g_d": [0.5],
+                      "eps": {"n_points": 101}, "direct": "published_rate",
+                      "pool": {"kind": "serial"}})
+    cfg.write_text(yaml.safe_dump(raw))
     assert main(["--config", str(cfg), "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "limits.png").is_file()
-    cfg.write_text("g_dd: [0.5]\n")
+    raw["limits"] = {"g_dd": [0.5]}
+    cfg.write_text(yaml.safe_dump(raw))
     assert main(["--config", str(cfg)]) == 2
     assert "did you mean 'g_d'" in capsys.readouterr().err
 
@@ -143,3 +170,87 @@ def test_spectrum_term_limit_and_propagator_bracket() -> None:
     assert 1.0 / p_hi < ratio_spec < 1.0 / p_lo
     ratio_rate = upper_limit(lambda mu: BorexinoRateTerm().loglike(mu, 0.01), "profile") / 2.8e-11
     assert 1.0 / p_hi < ratio_rate < 1.0 / p_lo
+
+
+# ---- the fit dialect: the same config as `globalfit fit`, validated the same way -----------
+def test_fit_yaml_is_a_limits_config() -> None:
+    """fit.yaml gives the documented default grid, with the parameters the fit fixes taken
+    from its parameters block and alpha from its limits: section."""
+    from globalfit.limits import load
+    fit, cfg = load(ROOT / "fit.yaml")
+    assert cfg.setup.fixed == pytest.approx({"m_n_gev": 0.1, "m_s_gev": 0.3, "dm_s_gev": 0.1,
+                                             "theta": math.pi / 4, "alpha": math.pi / 2})
+    assert cfg.setup.scale_ref == {"y0": 1.0}
+    assert cfg.setup.s_max == pytest.approx(math.sqrt(4 * math.pi))
+    assert len(cfg.masses_gev) == 61 and cfg.masses_gev[0] == pytest.approx(1e-6)
+    assert cfg.g_d == (0.1, 0.3, 0.5) and cfg.methods == ("profile", "bayes")
+    assert list(cfg.direct_likelihoods) == ["borexino"]
+    assert list(cfg.setup.likelihoods) == ["na64", "babar", "meg"]
+    assert cfg.out_dir.name == "benchmark_limits"
+
+
+@pytest.mark.parametrize("limits, key", [
+    ({}, "limits.fixed.alpha"),                                  # sampled in the fit
+    ({"fixed": {"alpha": 1.5}, "g_dd": [0.1]}, "limits.g_dd"),
+    ({"fixed": {"alpha": 1.5}, "methods": ["profil"]}, "limits.methods"),
+    ({"fixed": {"alpha": 1.5, "eps": 1e-3}}, "limits.fixed.eps"),
+    ({"fixed": {"alpha": 1.5}, "likelihoods": {"na46": {}}}, "limits.likelihoods.na46"),
+    ({"fixed": {"alpha": 1.5}, "eps": {"low": float("nan")}}, "limits.eps.low"),
+])
+def test_bad_limits_section_is_one_line_exit_2(tmp_path: Path, capsys, limits: dict,
+                                               key: str) -> None:
+    raw = yaml.safe_load((ROOT / "fit.yaml").read_text())
+    raw["limits"] = limits
+    cfg = tmp_path / "fit.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert main(["--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_config_is_refused(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty.yaml").write_text("")
+    assert main(["--config", str(tmp_path / "empty.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert "empty config" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_other_parametrisation_same_limit() -> None:
+    """Model-generic: the 'vectors' parametrisation with y = (1, 0, 0), y' = (0, 1, 0) scaled
+    together is the scale_angle benchmark at alpha = pi/2; K and the limit agree."""
+    raw = fit_config({"eps": {"low": 1e-8, "high": 1.0, "n_points": 201},
+                      "coupling_scale": ["y_e", "y_mu", "y_tau", "yp_e", "yp_mu", "yp_tau"]})
+    raw["model"]["options"]["yukawa_parametrisation"] = "vectors"
+    for k in ("y0", "alpha"):
+        raw["parameters"].pop(k)
+    raw["parameters"].update({f"{p}_{f}": {"prior": "fixed", "value": v}
+                              for p, vals in (("y", (1.0, 0.0, 0.0)), ("yp", (0.0, 1.0, 0.0)))
+                              for f, v in zip(("e", "mu", "tau"), vals)})
+    vec = from_mapping(raw, ROOT / "configs" / "limits.yaml")[1].setup
+    ref = setup(n_eps=201)
+    for m in (0.05, 0.3):
+        a, b = IndirectProbes(m, 0.3, vec), IndirectProbes(m, 0.3, ref)
+        assert a.k_mub == pytest.approx(b.k_mub, rel=1e-9)
+        assert upper_limit(a.loglike, "profile") == pytest.approx(
+            upper_limit(b.loglike, "profile"), rel=1e-9)
+
+
+def test_model_without_the_scaling_is_refused() -> None:
+    """theta is not a coupling scale (mu ~ sin 2 theta): the construction says so."""
+    raw = fit_config({"coupling_scale": "theta"})
+    raw["parameters"]["y0"] = {"prior": "fixed", "value": 0.1}
+    cfg = from_mapping(raw, ROOT / "configs" / "limits.yaml")[1]
+    with pytest.raises(ConfigError, match="mu_eff_mub = eps"):
+        IndirectProbes(0.3, 0.3, cfg.setup)
+
+
+def test_force_replaces_only_a_limits_output(rate_term: BorexinoRateTerm, tmp_path: Path) -> None:
+    """--force refuses a directory this command did not write and leaves it untouched."""
+    cfg = parse_limits_config({"m_aprime": {"n_points": 2}, "g_d": [0.3]})
+    other = tmp_path / "data"
+    other.mkdir()
+    (other / "keep.csv").write_text("1,2\n")
+    with pytest.raises(ConfigError, match="not a limits output"):
+        run_limits(cfg, other, force=True, borexino=rate_term)
+    assert (other / "keep.csv").read_text() == "1,2\n"

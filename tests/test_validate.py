@@ -33,7 +33,7 @@ def test_forced_failure_exits_nonzero(monkeypatch, capsys) -> None:
     """Doubling one published number must fail the check and the command."""
     bad = tuple(dataclasses.replace(t, published=2 * t.published)
                 if t.name == "meg2_2025_br90" else t for t in validate.PUBLISHED)
-    monkeypatch.setattr(validate, "PUBLISHED", bad)
+    monkeypatch.setattr(validate, "published_targets", lambda: bad)
     assert validate.main(["--only", "meg"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "1/2 passed" in out
@@ -55,7 +55,7 @@ def test_targets_cover_requested_ranges() -> None:
 
 
 def test_published_targets_match_reference_curves() -> None:
-    """The published numbers written in validate.py equal the reference digitisations."""
+    """The published numbers validate.py reads from data/ equal the reference digitisations."""
     na64_file = SHARED / "na64_2023_eps90_gambit.txt"
     babar_file = SHARED / "babar_2017_eps90_darkcast.lmt"
     if not (na64_file.is_file() and babar_file.is_file()):
@@ -71,3 +71,24 @@ def test_published_targets_match_reference_curves() -> None:
             i = np.argmin(abs(babar[:, 0] - x.m_aprime_gev))
             assert babar[i, 0] == pytest.approx(x.m_aprime_gev, rel=1e-3)
             assert babar[i, 1] == pytest.approx(x.published, rel=1e-6)
+
+
+def test_reference_numbers_come_from_the_data_files(tmp_path: Path, monkeypatch) -> None:
+    """Changing a data file changes the reference: the numbers are read, not written in code."""
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data", data)
+    bx = data / "borexino" / "measurements.yaml"
+    bx.write_text(bx.read_text().replace("value: 2.8e-11", "value: 3.1e-11"))
+    points = data / "accelerator" / "babar_2017_validation_points.csv"
+    points.write_text(points.read_text().replace("0.26,9.4713e-04", "0.26,1.9e-03"))
+    monkeypatch.setenv("GLOBALFIT_DATA_DIR", str(data))
+    t = {x.name: x for x in validate.published_targets()}
+    assert t["borexino_mu_eff_90_mub"].published == 3.1e-11
+    assert "PRD 96 (2017) 091103" in t["borexino_mu_eff_90_mub"].source
+    assert t["babar_eps90_m260MeV"].published == 1.9e-03
+    assert t["meg2_2025_br90"].published == 1.5e-13
+    points.write_text(points.read_text().replace("0.26,1.9e-03", "0.26,nan"))
+    from globalfit.errors import DataFileError
+    with pytest.raises(DataFileError, match="babar_2017_validation_points.csv"):
+        validate.published_targets()

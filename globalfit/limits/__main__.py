@@ -1,0 +1,4 @@
+"""``python -m globalfit.limits`` (the same as ``globalfit limits``)."""
+from . import main
+
+raise SystemExit(main())

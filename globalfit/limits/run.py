@@ -1,0 +1,246 @@
+"""The limits grid: every curve at every mass, the files written, and ``globalfit limits``.
+
+``globalfit limits --config fit.yaml [--out DIR] [--method M] [--force] [--quiet]`` reads the
+same config as ``fit`` (docs/limits.md); output: one CSV per curve, ``summary.json``,
+``config.yaml``, ``limits.png``/``.pdf``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, GlobalFitError
+from ..progress import progress, set_quiet
+from .indirect import IndirectProbes
+from .settings import LimitsConfig, load
+from .stats import METHODS, upper_limit
+from .terms import BorexinoRateTerm, LikelihoodMomentTerm, MomentTerm
+
+log = logging.getLogger("globalfit.limits")
+_REGISTRY_KEY = "globalfit.limits"
+_FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf")
+_CSV_PREFIXES = ("borexino_", "indirect_gd", "combined_gd", "br_inv_gd_")
+
+
+class LimitCalculator:
+    """All curves at one mass (:meth:`at_mass`), built once per process (picklable tasks are
+    mass indices; the calculator itself never travels between processes)."""
+
+    def __init__(self, cfg: LimitsConfig, borexino: MomentTerm | None = None) -> None:
+        self.cfg = cfg
+        wants_direct = bool({"borexino", "combined"} & set(cfg.curves))
+        if borexino is None and wants_direct:
+            if cfg.direct == "published_rate":
+                borexino = BorexinoRateTerm(threshold_mev=cfg.rate_threshold_mev)
+            else:
+                labels = " + ".join(cfg.direct_likelihoods)
+                borexino = LikelihoodMomentTerm(list(cfg.direct_likelihoods.values()), labels)
+        self.borexino = borexino
+
+    def indirect(self, m_gev: float, g_d: float) -> IndirectProbes:
+        return IndirectProbes(m_gev, g_d, self.cfg.setup)
+
+    def at_mass(self, i_mass: int) -> dict[str, float]:
+        """Limits (mu_B) at mass index ``i_mass``: keys ``borexino/<method>``,
+        ``indirect/<g_d>/<method>``, ``combined/<g_d>/<method>`` (the requested curves), plus
+        ``br_inv/<g_d>`` when the model provides BR_inv."""
+        cfg = self.cfg
+        m = float(cfg.masses_gev[i_mass])
+        out: dict[str, float] = {}
+
+        def bx(mu: np.ndarray) -> np.ndarray:
+            return self.borexino.loglike(mu, m)
+        if "borexino" in cfg.curves:
+            for method in cfg.methods:
+                out[f"borexino/{method}"] = upper_limit(bx, method)
+        if not {"indirect", "combined"} & set(cfg.curves):
+            return out
+        for g in cfg.g_d:
+            ind = self.indirect(m, g)
+            if ind.br_inv is not None:
+                out[f"br_inv/{g:g}"] = float(ind.br_inv[0])
+            for method in cfg.methods:
+                def f_ind(mu: np.ndarray, method: str = method) -> np.ndarray:
+                    return ind.loglike(mu, method)
+
+                def f_all(mu: np.ndarray, method: str = method) -> np.ndarray:
+                    return ind.loglike(mu, method) + bx(mu)
+                if "indirect" in cfg.curves:
+                    out[f"indirect/{g:g}/{method}"] = upper_limit(f_ind, method)
+                if "combined" in cfg.curves:
+                    out[f"combined/{g:g}/{method}"] = upper_limit(f_all, method)
+        return out
+
+
+def compute_curves(calc: LimitCalculator, pool: Any = None) -> dict[str, np.ndarray]:
+    """Every curve on the mass grid: name -> (n_masses,) array (mu_B). The masses are mapped
+    over ``pool`` (``globalfit.samplers.pool``; serial when None) in blocks of the pool size,
+    with a progress bar per mass."""
+    n = len(calc.cfg.masses_gev)
+    size = 1 if pool is None else int(pool.size)
+    rows: list[dict[str, float]] = []
+    with progress(n, "limits grid", unit="mass point") as bar:
+        if size == 1:
+            for i in range(n):
+                rows.append(calc.at_mass(i))
+                bar.set_status(f"m_A' = {calc.cfg.masses_gev[i]:.3g} GeV")
+                bar.update(1)
+        else:
+            from ..samplers.pool import Ref, register
+            register(_REGISTRY_KEY, calc)      # no-op for workers forked before this
+            for start in range(0, n, size):
+                block = range(start, min(n, start + size))
+                rows += pool.map(Ref(_REGISTRY_KEY, "at_mass"), block)
+                bar.update(len(block))
+    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+
+
+def curve_file(key: str) -> str:
+    """CSV file name of a curve key: ``borexino/profile`` -> ``borexino_profile.csv``,
+    ``combined/0.3/profile`` -> ``combined_gd0.3_profile.csv``, ``br_inv/0.3`` ->
+    ``br_inv_gd_0.3.csv``."""
+    return key.replace("/", "_").replace("br_inv", "br_inv_gd").replace(
+        "indirect_", "indirect_gd").replace("combined_", "combined_gd") + ".csv"
+
+
+def _header(cfg: LimitsConfig) -> str:
+    fixed = ", ".join(f"{k} = {v:.6g}" for k, v in cfg.resolved["fixed"].items())
+    return ("# 90% C.L. upper limit on mu = eps*lambda^D (flavour-universal mu_eff, m_A'->0 "
+            f"normalisation), mu_B\n# model {cfg.setup.model.name}, fixed: {fixed} "
+            f"(coupling scale {', '.join(cfg.resolved['coupling_scale'])} at s = 1)\n"
+            "# produced by globalfit limits (docs/limits.md)\n")
+
+
+def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Path,
+                  fit_resolved: Mapping[str, Any] | None = None, labels: Sequence[str] = (),
+                  borexino_label: str = "Borexino") -> list[Path]:
+    """One CSV per curve, ``summary.json``, ``config.yaml`` (the resolved fit config with the
+    resolved ``limits:`` section) and ``limits.png``/``.pdf``."""
+    import yaml
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    header = _header(cfg)
+    for key, values in curves.items():
+        path = out_dir / curve_file(key)
+        col = "br_inv" if key.startswith("br_inv") else "mu_90_mub"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            fh.write(f"# curve: {key}\n" + header)
+            w = csv.writer(fh)
+            w.writerow(["m_aprime_gev", col])
+            w.writerows((f"{m:.8e}", f"{v:.8e}") for m, v in zip(cfg.masses_gev, values))
+        written.append(path)
+    resolved = {**dict(fit_resolved or {}), "limits": cfg.resolved}
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(
+        resolved, default=str)), sort_keys=False), encoding="utf-8")
+    summary = {"kind": "globalfit limits", "masses_gev": cfg.masses_gev.tolist(),
+               "curves": {k: v.tolist() for k, v in curves.items()}}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    written += [out_dir / "config.yaml", out_dir / "summary.json"]
+    from .plot import plot_limits
+    written += plot_limits(cfg, curves, out_dir, labels, borexino_label)
+    return written
+
+
+def _check_out_dir(out_dir: Path, force: bool) -> bool:
+    """True when ``out_dir`` holds an earlier limits output that ``force`` may replace; refuse
+    (ConfigError) a non-empty directory without ``force``, and with ``force`` anything that is
+    not a limits output (it holds the ``summary.json`` this command writes)."""
+    if not (out_dir.exists() and any(out_dir.iterdir())):
+        return False
+    if not force:
+        raise ConfigError(f"{out_dir}: output directory exists; use --force to overwrite it")
+    try:
+        kind = json.loads((out_dir / "summary.json").read_text(encoding="utf-8")).get("kind")
+        ok = kind in (None, "globalfit limits")
+    except (OSError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{out_dir}: not a limits output directory (no summary.json of "
+                          "globalfit limits); refusing to overwrite it with --force")
+    return True
+
+
+def _remove_previous(out_dir: Path) -> None:
+    """Remove the files an earlier limits output wrote (and nothing else)."""
+    for path in out_dir.iterdir():
+        if path.is_file() and (path.name in _FIXED_FILES or (
+                path.suffix == ".csv" and path.name.startswith(_CSV_PREFIXES))):
+            path.unlink()
+
+
+def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
+               borexino: MomentTerm | None = None,
+               fit_resolved: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Compute every curve and write the outputs into ``out_dir`` (refuses an existing,
+    non-empty directory unless ``force``). Returns the curves."""
+    from ..samplers.pool import make_pool, register
+    replace = _check_out_dir(out_dir, force)
+    calc = LimitCalculator(cfg, borexino)
+    register(_REGISTRY_KEY, calc)          # before the pool forks its workers
+    pool = make_pool(cfg.pool["kind"], cfg.pool["n_processes"])
+    if not pool.is_master:                 # MPI worker ranks evaluate blocks, then stop
+        pool.wait()
+        return {}
+    try:
+        curves = compute_curves(calc, pool)
+    finally:
+        pool.close()
+    if replace:
+        _remove_previous(out_dir)
+    labels = list(cfg.setup.likelihoods)
+    label = calc.borexino.label if calc.borexino is not None else "Borexino"
+    write_outputs(cfg, curves, out_dir, fit_resolved, labels, label)
+    return curves
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``globalfit limits --config FILE [--out DIR] [--method M] [--force] [--quiet]``; exit
+    status 0 done, 2 bad input (one line on stderr)."""
+    ap = argparse.ArgumentParser(prog="globalfit limits",
+                                 description="90% C.L. limits on eps*lambda^D versus m_A' "
+                                             "(reads the fit config and its limits: section)")
+    ap.add_argument("--config", default=None, help="fit config (YAML), e.g. fit.yaml")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output directory (default: <limits.output.directory>/<name>)")
+    ap.add_argument("--method", choices=METHODS + ("both",), default=None,
+                    help="override limits.methods")
+    ap.add_argument("--force", action="store_true",
+                    help="replace an earlier limits output in the output directory")
+    ap.add_argument("--quiet", action="store_true", help="no progress output")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    set_quiet(args.quiet)
+    try:
+        if args.config is None:
+            raise ConfigError("--config: required (the fit config, e.g. fit.yaml)")
+        overrides = None
+        if args.method:
+            overrides = {"methods": list(METHODS) if args.method == "both" else [args.method]}
+        fit, cfg = load(args.config, overrides)
+        out_dir = args.out if args.out is not None else cfg.out_dir
+        resolved = {k: v for k, v in fit.resolved.items() if k != "limits"}
+        curves = run_limits(cfg, out_dir, force=args.force, fit_resolved=resolved)
+    except GlobalFitError as exc:
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+              file=sys.stderr)
+        return 2
+    if curves:
+        method = cfg.methods[0]
+        parts = [f"{k.rsplit('/', 1)[0]} {v[0]:.3g}" for k, v in curves.items()
+                 if k.endswith(f"/{method}")]
+        print(f"wrote {out_dir}: limits (mu_B, {method}) at m_A' = {cfg.masses_gev[0]:.3g} GeV: "
+              + ", ".join(parts))
+    return 0
+
+
+__all__ = ["LimitCalculator", "compute_curves", "curve_file", "main", "run_limits",
+           "write_outputs"]
