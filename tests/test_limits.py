@@ -160,7 +160,7 @@ def test_spectrum_term_limit_and_propagator_bracket() -> None:
     1/P(0.1 MeV); the rate recast (which ignores the spectral shape) is only reported beside it.
     Uses the fast grid (cached by the Borexino tests earlier in the run, else built here)."""
     from globalfit.limits import BorexinoSpectrumTerm
-    from likelihoods.borexino.xsec import propagator_factor
+    from likelihoods.solar.xsec import propagator_factor
     term = BorexinoSpectrumTerm()
     l0 = upper_limit(lambda mu: term.loglike(mu, 0.0), "profile")
     assert 0.7 < l0 / 2.8e-11 < 1.4

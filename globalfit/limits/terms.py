@@ -111,7 +111,7 @@ class BorexinoRateTerm:
 
     def suppression(self, m_aprime_gev: float) -> float:
         """S(m) in (0, 1]: the rate above threshold relative to a massless mediator."""
-        from likelihoods.borexino.xsec import propagator_factor
+        from likelihoods.solar.xsec import propagator_factor
         p2 = propagator_factor(self._t, float(m_aprime_gev)) ** 2
         return float(np.sum(self._density * p2) / self._norm)
 
