@@ -19,7 +19,7 @@ from likelihoods.borexino import BorexinoLikelihood, recoil  # noqa: E402
 from likelihoods.borexino.likelihood import PARAMS  # noqa: E402
 from likelihoods.borexino.response import e3_kev, phase2_mean_sigma  # noqa: E402
 from likelihoods.borexino.spectrum import load_phase2  # noqa: E402
-from likelihoods.borexino.xsec import propagator_factor  # noqa: E402
+from likelihoods.solar.xsec import propagator_factor  # noqa: E402
 
 
 def rate(fn, n: int, repeat: int = 3) -> float:

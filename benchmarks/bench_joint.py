@@ -149,11 +149,12 @@ def reference_signal_counts(mu2_mub2: float, m_gev: float, bins: np.ndarray,
     from scipy.integrate import quad
     from scipy.special import ndtr
 
-    from likelihoods.borexino import recoil, solar
+    from likelihoods.borexino import recoil
+    from likelihoods.solar import flux as solar
     from likelihoods.borexino.response import e3_kev, phase2_mean_sigma
     from likelihoods.borexino.spectrum import EXPOSURE_DAY_100T, load_phase2
     from likelihoods.borexino.templates import SOLAR, signal_t_grid
-    from likelihoods.borexino.xsec import (dsigma_dt_mm_cm2_per_mev, e_min_mev,
+    from likelihoods.solar.xsec import (dsigma_dt_mm_cm2_per_mev, e_min_mev,
                                            propagator_factor, t_max_mev)
 
     p, flux_model = like.response, like.flux_model

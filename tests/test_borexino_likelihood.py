@@ -13,7 +13,7 @@ from likelihoods.borexino.likelihood import PARAMS, baker_cousins_deviance
 from likelihoods.borexino.response import response_matrix_t
 from likelihoods.borexino.spectrum import load_phase2
 from likelihoods.borexino.templates import SOLAR, signal_t_grid
-from likelihoods.borexino.xsec import propagator_factor
+from likelihoods.solar.xsec import propagator_factor
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_full_loglike_at_best_fit_matches_profile(lk_full):
 
 
 def test_radiochemical_term_is_the_gallium_rate(lk_full):
-    from likelihoods.borexino.gallium import gallium_rate_coefficients_snu
+    from likelihoods.solar.gallium import gallium_rate_coefficients_snu
     c = gallium_rate_coefficients_snu()
     th = np.zeros(len(PARAMS))
     for s, r in zip(SOLAR, lk_full.ssm_rates):

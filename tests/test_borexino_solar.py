@@ -10,7 +10,9 @@ from scipy import integrate
 
 from globalfit import constants as c
 from globalfit.errors import ParameterError
-from likelihoods.borexino import gallium, recoil, solar, xsec
+from likelihoods.borexino import recoil
+from likelihoods.solar import flux as solar
+from likelihoods.solar import gallium, xsec
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "solar"
 C13SQ, S13SQ = 1.0 - c.SIN2_THETA13, c.SIN2_THETA13

@@ -7,7 +7,7 @@ import pytest
 
 from globalfit import constants as c
 from globalfit.errors import ParameterError
-from likelihoods.borexino import xsec
+from likelihoods.solar import xsec
 
 mp.mp.dps = 30
 ME = mp.mpf(c.M_E_GEV) * 1000          # MeV

@@ -23,13 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 from globalfit.constants import ALPHA_EM
+from likelihoods.solar.grid import RecoilGrid
 
 
 C14_Q_MEV: float = 0.156476
 M_E_MEV = 0.51099895069
-C14_RATE_CPD100T: float = 40.0 * 86400.0
-"""14C activity constraint used by Borexino: 40.0 +- 2.0 Bq/100 t (PRD 100 (2019) 082004)."""
-C14_RATE_WIDTH_CPD100T: float = 2.0 * 86400.0
 
 
 def beta_spectrum_allowed(t_mev: np.ndarray, q_mev: float, z_daughter: int) -> np.ndarray:
@@ -45,12 +43,10 @@ def beta_spectrum_allowed(t_mev: np.ndarray, q_mev: float, z_daughter: int) -> n
     return np.where(inside, fermi * p * w * (q_mev - tt) ** 2, 0.0)
 
 
-def c14_t_grid() -> tuple[np.ndarray, np.ndarray]:
-    """Grid (T in MeV, trapezoid weights) over the 14C spectrum, 0.25 keV steps."""
-    t = np.linspace(0.0, C14_Q_MEV, 627)
-    w = np.full_like(t, t[1] - t[0])
-    w[[0, -1]] *= 0.5
-    return t, w
+def c14_t_grid() -> RecoilGrid:
+    """Recoil grid (T in MeV, trapezoid weights) over the 14C spectrum, 0.25 keV steps;
+    unpacks as ``t, w``."""
+    return RecoilGrid.trapezoid(np.linspace(0.0, C14_Q_MEV, 627))
 
 
 def c14_density(t_mev: np.ndarray) -> np.ndarray:

@@ -40,8 +40,7 @@ STEP2_WINDOW_NH = (93, 950)
 def folded_mc_shapes(p: ResponseParams, groups: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Folded SM spectra on the MC-PDF keV bins (Phase-III scale), normalised above E_MIN_KEV."""
     pdfs = load_mc_pdfs()
-    t = recoil.default_t_grid_mev()
-    w = recoil.t_grid_weights(t)
+    t, w = recoil.t_grid()
     r = response_matrix_t(t, pdfs.edges_kev, p, phase3=True)
     sel = pdfs.edges_kev[:-1] >= E_MIN_KEV
     out = {}
@@ -89,7 +88,7 @@ def calibrate_phase3(start: ResponseParams | None = None) -> tuple[ResponseParam
 
 def calibrate_phase2(p3: ResponseParams) -> tuple[ResponseParams, dict]:
     """Step 2: scale, offset, smear of the Phase-II map from the Phase-II data (SM fit)."""
-    from .likelihood import BorexinoLikelihood, SpectrumModel  # noqa: F401 (lazy: heavy)
+    from .likelihood import BorexinoLikelihood  # lazy: heavy
     from .templates import linear_templates
 
     lk = BorexinoLikelihood(variant="spectrum_only", mode="full",

@@ -1,52 +1,88 @@
-"""Fast mode: the profiled Delta ln L on a precomputed (signal strength, m_A') grid.
+"""Fast mode: a profiled Delta ln L tabulated on a (signal strength, m_A') grid.
 
-Coordinates. For strengths q_w (universal and/or mass-state weights, mu_B^2) and mass m, the
-in-window signal counts at SSM fluxes are N(q, m) = sum_w q_w N_w(m), with N_w(m) tabulated
-exactly (one reduced-basis product, ``templates``) on a fine log-m grid. The grid variable is the
-equivalent massless universal strength s = N(q, m) / N_univ(0) (mu_B^2), through
-u = sqrt(s) / U_REF_MUB. In these coordinates Delta ln L depends only weakly on m (the
-propagator mostly rescales the signal), so a coarse m grid suffices:
+The grid is built from a *profile callable* and a ``GridSpec``, nothing else:
+``tabulate(profile, signal_norm, lnl_sm, spec)`` calls ``profile(s_nodes, m_nodes)`` (Delta ln L
+of the profiled fit, (n_s, n_m), for the equivalent massless universal strengths s in mu_B^2
+at the masses in GeV) and ``signal_norm(m)`` (in-window signal counts per unit strength of
+each weight, (n_w, n_m)). No detector detail enters this module.
 
-* u nodes ``U_NODES`` (cubic spline in s = u^2 at each m node: Delta ln L is close to quadratic
-  in the signal strength), m nodes 1 keV .. 100 MeV
-  (cubic spline in log10 m through the nodes, 1/16 decade apart where the shape changes,
-  10 keV - 10 MeV). Below 1 keV the shape is that of 1 keV (P^2 differs from 1 by
-  < 4e-6 over the window), above 100 MeV that of 100 MeV (P^2 -> (2 m_e T / m^2)^2, shape fixed);
-  the normalisation N_w(m) is exact at any mass (m^-4 tail beyond 1 GeV).
-* Beyond the last node: second-order extrapolation in s with non-positive curvature.
-* Mass-basis strengths are collapsed into s using each weight's own N_w(m): this is exact for
-  the rate and assumes equal shapes, which ``tests/test_borexino_likelihood.py`` checks.
+Coordinates. For strengths q_w and mass m the signal counts are N(q, m) = sum_w q_w N_w(m),
+with N_w(m) tabulated on a fine log-m grid. The grid variable is the equivalent massless
+universal strength s = N(q, m) / N_univ(0) (mu_B^2), through u = sqrt(s) / u_ref_mub. In these
+coordinates Delta ln L depends only weakly on m (the propagator mostly rescales the signal),
+so a coarse m grid suffices:
 
-The grid (profiles at every node, with warm starts along u) is cached on disk.
+* u nodes (cubic spline in s = u^2 at each m node: Delta ln L is close to quadratic in the
+  signal strength), m nodes 1 keV .. 100 MeV (monotone cubic in log10 m, upsampled to 1/100
+  decade and interpolated linearly).
+* Mass axis beyond the nodes: below the first node the shape is that of the first node
+  (Borexino: P^2 differs from 1 by < 4e-6 over the window below 1 keV), above the last node
+  that of the last node (P^2 -> (2 m_e T / m^2)^2, shape fixed); the normalisation N_w(m) is
+  exact at any mass (m^-4 tail beyond the fine grid), so a heavy mediator tends to no signal.
+* Strength axis beyond the last node: second-order extrapolation in s with slope and curvature
+  clipped to <= 0, so Delta ln L is non-increasing in s there: a signal beyond the grid is at
+  least as excluded as the grid's edge; an infinite strength gives -inf, never NaN.
+* Mass-basis strengths are collapsed into s using each weight's own N_w(m): exact for the rate,
+  it assumes equal shapes (``tests/test_borexino_likelihood.py`` checks this for Borexino).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
-
-from . import cache
-from .templates import SIGNAL_WEIGHTS, SOLAR
-from .xsec import propagator_factor
 
 U_REF_MUB = 3e-11
 U_NODES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1, 2.35, 2.6, 2.95, 3.3, 3.7])
 # Mass nodes: the signal shape changes where m_A'^2 ~ 2 m_e T crosses the window
 # (T ~ 0.1-2 MeV, i.e. m_A' ~ 0.3-2 MeV); there Delta ln L at fixed u moves by O(1) per
 # half decade, so the nodes are 1/16 decade apart from 10 keV to 10 MeV and the nodes are
-# joined by a cubic spline in log10 m (agreement with the full profile within 0.05 in ln L is
+# joined by a monotone cubic in log10 m (agreement with the full profile within 0.05 in ln L is
 # checked in tests/test_borexino_likelihood.py).
 LOG10_M_NODES = np.concatenate([[-6.0, -5.0, -4.5], np.arange(-4.0, -2.0 + 1e-9, 0.0625),
                                 [-1.75, -1.5, -1.25, -1.0]])
 LOG10_M_FINE = np.linspace(-8.0, 0.0, 801)
 
+Profile = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""profile(s_values (n_s,) mu_B^2, m_values (n_m,) GeV) -> Delta ln L (n_s, n_m)."""
+SignalNorm = Callable[[np.ndarray], np.ndarray]
+"""signal_norm(m (n,) GeV) -> signal counts per unit strength of each weight, (n_w, n)."""
 
-def window_signal_counts(model, m_gev: np.ndarray) -> np.ndarray:
-    """N_w(m): in-window signal counts per mu_B^2 at SSM fluxes, nominal response; (4, n_m)."""
-    s = model.sig
-    p2 = propagator_factor(s["t"][:, None], np.asarray(m_gev)[None, :]) ** 2     # (nt, nm)
-    per_w = np.einsum("swt,tm->wtm", s["mm"], p2)                                 # (4, nt, nm)
-    row = s["U"].sum(axis=0) @ s["W"][0]          # (nt,): window-summed response, once
-    return np.einsum("t,wtm->wm", row, per_w)
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Nodes of a fast grid: u (dimensionless, u = sqrt(s)/u_ref), log10 m nodes of the
+    profile, log10 m of the fine normalisation table."""
+    u_nodes: tuple[float, ...] = tuple(U_NODES)
+    u_ref_mub: float = U_REF_MUB
+    log10_m_nodes: tuple[float, ...] = tuple(LOG10_M_NODES)
+    log10_m_fine: tuple[float, ...] = tuple(LOG10_M_FINE)
+
+    def key(self) -> dict:
+        """JSON-able description (part of a cache key)."""
+        return {"u": list(self.u_nodes), "m": list(self.log10_m_nodes), "u_ref": self.u_ref_mub,
+                "m_fine": [self.log10_m_fine[0], self.log10_m_fine[-1], len(self.log10_m_fine)]}
+
+    @property
+    def s_nodes(self) -> np.ndarray:
+        """Strengths of the u nodes, mu_B^2."""
+        return (np.asarray(self.u_nodes) * self.u_ref_mub) ** 2
+
+
+def tabulate(profile: Profile, signal_norm: SignalNorm, lnl_sm: float,
+             spec: GridSpec = GridSpec()) -> dict[str, np.ndarray]:
+    """The arrays of a FastGrid: ``profile`` at every node, ``signal_norm`` on the fine mass
+    grid and at m = 0, the no-signal ln L ``lnl_sm``."""
+    lm_nodes = np.asarray(spec.log10_m_nodes, dtype=float)
+    delta = np.asarray(profile(spec.s_nodes, 10.0**lm_nodes), dtype=float)
+    if delta.shape != (len(spec.u_nodes), len(lm_nodes)) or not np.all(np.isfinite(delta)):
+        raise ValueError("profile: expected a finite (n_u, n_m) array")
+    return {"u": np.asarray(spec.u_nodes, dtype=float), "log10_m": lm_nodes, "delta": delta,
+            "u_ref": np.array(spec.u_ref_mub), "lnl_sm": np.array(float(lnl_sm)),
+            "log10_m_fine": np.asarray(spec.log10_m_fine, dtype=float),
+            "n_fine": signal_norm(10.0 ** np.asarray(spec.log10_m_fine)),
+            "n_zero": signal_norm(np.array([0.0]))[:, 0]}
 
 
 class FastGrid:
@@ -54,94 +90,68 @@ class FastGrid:
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         self.u = arrays["u"]
-        # Upsample the mass nodes with a monotone cubic (PCHIP: no overshoot between nodes) in
-        # log10 m, for every u node, onto a
-        # 1/100-decade grid; the evaluation then interpolates linearly on that dense grid.
+        self.u_ref = float(arrays["u_ref"])
         lm_nodes = arrays["log10_m"]
-        self.lm = np.linspace(lm_nodes[0], lm_nodes[-1], int(round(100 * (lm_nodes[-1] - lm_nodes[0]))) + 1)
-        self.delta = PchipInterpolator(lm_nodes, arrays["delta"], axis=1)(self.lm)  # (n_u, n_m_dense)
+        # monotone cubic (PCHIP: no overshoot between nodes) in log10 m for every u node, onto a
+        # 1/100-decade grid; the evaluation interpolates linearly on that dense grid.
+        n_dense = int(round(100 * (lm_nodes[-1] - lm_nodes[0]))) + 1
+        self.lm = np.linspace(lm_nodes[0], lm_nodes[-1], n_dense)
+        self.delta = PchipInterpolator(lm_nodes, arrays["delta"], axis=1)(self.lm)
         self.lnl_sm = float(arrays["lnl_sm"])
-        self.n_fine = arrays["n_fine"]            # (4, n_fine) N_w on LOG10_M_FINE
-        self.n0 = arrays["n_zero"]                # (4,) N_w(0)
+        self.lm_fine = arrays["log10_m_fine"]
+        self.n_fine = arrays["n_fine"]            # (n_w, n_fine) N_w on lm_fine
+        self.n0 = arrays["n_zero"]                # (n_w,) N_w(0)
         self.log_n_fine = np.log(np.maximum(self.n_fine, 1e-300))
-        # Spline in the signal strength s = u^2, in which Delta ln L is close to quadratic
-        # (Gaussian regime), so a cubic spline is accurate with few nodes.
+        # cubic spline in s = u^2, in which Delta ln L is close to quadratic (Gaussian regime)
         self.s = self.u**2
         sp = CubicSpline(self.s, self.delta, axis=0, bc_type="natural")
         self.coef = np.ascontiguousarray(sp.c)   # (4, n_u - 1, n_m)
-        self.d1 = sp(self.s[-1], 1)
+        self.d1 = np.minimum(sp(self.s[-1], 1), 0.0)
         self.d2 = np.minimum(sp(self.s[-1], 2), 0.0)
 
-    @classmethod
-    def for_likelihood(cls, lk) -> "FastGrid":
-        opts = dict(lk._options(), variant=lk.variant, window=lk.window_nh, kind="fast",
-                    u=U_NODES.tolist(), m=LOG10_M_NODES.tolist())
-        return cls(cache.cached_arrays("fast", opts, lambda: build_grid(lk), lk.use_cache))
-
     def n_signal(self, q: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """In-window signal counts sum_w q_w N_w(m) at SSM fluxes, (n,)."""
+        """Signal counts sum_w q_w N_w(m) (n,) for strengths q (n, n_w) and finite m (n,)."""
         m = np.where(np.isfinite(m), m, 0.0)
         lm = np.log10(np.maximum(m, 1e-300))
-        top = LOG10_M_FINE[-1]
-        lmc = np.clip(lm, LOG10_M_FINE[0], top)
-        x = (lmc - LOG10_M_FINE[0]) / (LOG10_M_FINE[1] - LOG10_M_FINE[0])
-        i = np.clip(x.astype(int), 0, len(LOG10_M_FINE) - 2)
+        lo, top = self.lm_fine[0], self.lm_fine[-1]
+        x = (np.clip(lm, lo, top) - lo) / (self.lm_fine[1] - lo)
+        i = np.clip(x.astype(int), 0, len(self.lm_fine) - 2)
         f = x - i
         logn = self.log_n_fine
-        nw = np.exp(logn[:, i] * (1 - f) + logn[:, i + 1] * f)            # (4, n)
-        nw = np.where(m[None, :] < 10 ** LOG10_M_FINE[0], self.n0[:, None], nw)
+        nw = np.exp(logn[:, i] * (1 - f) + logn[:, i + 1] * f)            # (n_w, n)
+        nw = np.where(m[None, :] < 10**lo, self.n0[:, None], nw)
         nw = nw * 10.0 ** (-4.0 * np.maximum(lm - top, 0.0))[None, :]
-        return np.einsum("nw,wn->n", q, nw)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.einsum("nw,wn->n", q, nw)
 
     def delta_lnl(self, u: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """Interpolated Delta ln L at grid coordinates u (n,) and masses m (n,) in GeV."""
+        """Interpolated Delta ln L at grid coordinates u >= 0 (n,; may be +inf) and finite
+        masses m (n,) in GeV; non-increasing in u beyond the last node, -inf at u = inf."""
         m = np.where(np.isfinite(m), m, 0.0)
-        u = np.where(np.isfinite(u), u, 0.0)
         lm = np.clip(np.log10(np.maximum(m, 1e-300)), self.lm[0], self.lm[-1])
         j = np.clip(np.searchsorted(self.lm, lm, side="right") - 1, 0, len(self.lm) - 2)
         g = (lm - self.lm[j]) / (self.lm[j + 1] - self.lm[j])
-        s = u * u
+        with np.errstate(over="ignore"):
+            s = np.asarray(u, dtype=float) ** 2
         sc = np.minimum(s, self.s[-1])
         i = np.clip(np.searchsorted(self.s, sc, side="right") - 1, 0, len(self.s) - 2)
         h = sc - self.s[i]
         over = np.maximum(s - self.s[-1], 0.0)
-        out = np.zeros_like(u)
+        out = np.zeros_like(s)
         for jj, wt in ((j, 1 - g), (j + 1, g)):
             c = self.coef[:, i, jj]
             val = ((c[0] * h + c[1]) * h + c[2]) * h + c[3]
-            val = val + self.d1[jj] * over + 0.5 * self.d2[jj] * over**2
-            out += wt * val
+            d1, d2 = self.d1[jj], self.d2[jj]
+            with np.errstate(over="ignore", invalid="ignore"):
+                val = (val + np.where(d1 < 0, d1 * over, 0.0)
+                       + np.where(d2 < 0, 0.5 * d2 * over * over, 0.0))
+                out += np.where(wt > 0, wt * val, 0.0)
         return out
 
     def loglike(self, q: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """Profiled ln L for strengths q (n, 4) [mu_B^2] and masses m (n,) [GeV]."""
+        """Profiled ln L for strengths q (n, n_w) >= 0 [mu_B^2] and finite masses m (n,) [GeV]."""
         s = self.n_signal(q, m) / self.n0[0]
-        return self.lnl_sm + self.delta_lnl(np.sqrt(np.maximum(s, 0.0)) / U_REF_MUB, m)
-
-
-def build_grid(lk) -> dict[str, np.ndarray]:
-    """Profile the likelihood at every (u, m) node (warm starts along u)."""
-    model = lk.model
-    chi_sm, th_sm = lk.sm_fit
-    n_fine = window_signal_counts(model, 10.0**LOG10_M_FINE)
-    n_zero = window_signal_counts(model, np.array([0.0]))[:, 0]
-    delta = np.zeros((len(U_NODES), len(LOG10_M_NODES)))
-    th_prev = [th_sm] * len(U_NODES)
-    for j, lm in enumerate(LOG10_M_NODES):
-        m = 10.0**lm
-        ratio = n_zero[0] / window_signal_counts(model, np.array([m]))[0, 0]
-        for i, u in enumerate(U_NODES):
-            if u == 0.0:
-                continue
-            q = np.zeros(len(SIGNAL_WEIGHTS))
-            q[0] = (u * U_REF_MUB) ** 2 * ratio
-            # warm start from the previous mass at the same u (the grid coordinates make the
-            # profile nearly mass-independent)
-            chi, th_prev[i] = model.fit(th_prev[i], q, m)
-            delta[i, j] = -0.5 * (chi - chi_sm)
-    return {"u": U_NODES, "log10_m": LOG10_M_NODES, "delta": delta,
-            "lnl_sm": np.array(-0.5 * chi_sm), "n_fine": n_fine, "n_zero": n_zero,
-            "solar": np.array(SOLAR)}
+        return self.lnl_sm + self.delta_lnl(np.sqrt(np.maximum(s, 0.0)) / self.u_ref, m)
 
 
 def upper_limits(grid: FastGrid, m_gev: np.ndarray, weights_q: np.ndarray | None = None,
@@ -151,12 +161,13 @@ def upper_limits(grid: FastGrid, m_gev: np.ndarray, weights_q: np.ndarray | None
 
     ``profile``: one-sided profile likelihood, -2 [ln L(mu) - ln L_max(mu >= 0)] = 2.71.
     ``bayes``: posterior flat in mu^2 >= 0 (nuisances profiled), 90 % quantile.
-    ``weights_q`` (4,) picks the direction in strength space (default: universal moment);
+    ``weights_q`` (n_w,) picks the direction in strength space (default: universal moment);
     the limit is on sqrt(t) for strengths t * weights_q.
     """
     m = np.atleast_1d(np.asarray(m_gev, dtype=float))
-    q = np.array([1.0, 0.0, 0.0, 0.0]) if weights_q is None else np.asarray(weights_q, float)
-    n_unit = grid.n_signal(np.broadcast_to(q, (len(m), 4)), m) / grid.n0[0]   # s per unit t
+    n_w = len(grid.n0)
+    q = np.eye(n_w)[0] if weights_q is None else np.asarray(weights_q, float)
+    n_unit = grid.n_signal(np.broadcast_to(q, (len(m), n_w)), m) / grid.n0[0]   # s per unit t
     u = np.linspace(0.0, u_max, n_u)
     prof, bayes = np.empty(len(m)), np.empty(len(m))
     for k, mk in enumerate(m):
@@ -172,5 +183,5 @@ def upper_limits(grid: FastGrid, m_gev: np.ndarray, weights_q: np.ndarray | None
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (post[1:] + post[:-1]) * np.diff(u))])
         u_bay = np.interp(cl_bayes, cdf / cdf[-1], u)
         prof[k], bayes[k] = u_prof, u_bay
-    to_mu = U_REF_MUB / np.sqrt(n_unit)
+    to_mu = grid.u_ref / np.sqrt(n_unit)
     return {"profile": prof * to_mu, "bayes": bayes * to_mu}

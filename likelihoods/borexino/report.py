@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from globalfit.progress import progress, stage
+
+from . import measurements
 from .fast import upper_limits
 from .likelihood import PARAMS, VARIANTS, BorexinoLikelihood
 from .spectrum import EXPOSURE_DAY_100T, load_phase2
 from .templates import LINEAR
 
-PUBLISHED_LIMIT_MUB = 2.8e-11
-"""Borexino, Phys. Rev. D 96 (2017) 091103: mu_eff < 2.8e-11 mu_B (90 % C.L.)."""
 MASSES_GEV = np.geomspace(1e-6, 0.1, 41)
 
 
@@ -37,9 +38,11 @@ def sm_summary(lk: BorexinoLikelihood) -> dict[str, float]:
 def limits_at_zero_mass() -> dict[str, dict[str, float]]:
     """Profile and Bayesian 90 % limits (mu_B) at m_A' = 0 for every variant."""
     out = {}
-    for v in VARIANTS:
-        lim = upper_limits(BorexinoLikelihood(variant=v).fast, np.array([0.0]))
-        out[v] = {k: float(x[0]) for k, x in lim.items()}
+    with progress(len(VARIANTS), "Borexino limits at m_A' = 0", unit="variant") as bar:
+        for v in VARIANTS:
+            lim = upper_limits(BorexinoLikelihood(variant=v).fast, np.array([0.0]))
+            out[v] = {k: float(x[0]) for k, x in lim.items()}
+            bar.update(1)
     return out
 
 
@@ -83,12 +86,16 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    published = measurements.measurement("published_limits.mu_eff_90_mub", "mu_B")
+    pp, be7 = (measurements.measurement(f"published_rates.{g}", "cpd/100 t", constraint=True)
+               for g in ("pp", "be7"))
     lk = BorexinoLikelihood(variant="radiochemical")
     sm = sm_summary(lk)
     print(f"SM fit, window N_h {lk.window_nh[0]}-{lk.window_nh[1]}: deviance "
           f"{sm['deviance']:.1f} / {sm['dof']} dof = {sm['deviance_per_dof']:.3f}")
     print(f"  pp {sm['pp']:.1f}  7Be {sm['be7']:.2f}  pep {sm['pep']:.2f}  CNO {sm['cno']:.2f} "
-          f"cpd/100t; 14C {sm['c14_bq']:.1f} Bq/100t (published: pp 134+-10, 7Be 48.3+-1.1)")
+          f"cpd/100t; 14C {sm['c14_bq']:.1f} Bq/100t (published: pp {pp.value:g}+-"
+          f"{pp.uncertainty:g}, 7Be {be7.value:g}+-{be7.uncertainty:g})")
     with open(args.out / "sm_fit.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["quantity", "value"])
@@ -96,16 +103,17 @@ def main() -> None:
 
     lims = limits_at_zero_mass()
     print("\n90% C.L. upper limit on mu_eff (m_A' = 0), units 1e-11 mu_B")
-    print(f"{'variant':<16}{'profile':>10}{'Bayes':>10}{'profile/2.8':>13}")
+    print(f"{'variant':<16}{'profile':>10}{'Bayes':>10}{'profile/published':>19}")
     with open(args.out / "limits_m0.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["variant", "profile_mub", "bayes_mub", "published_mub"])
         for v, r in lims.items():
             print(f"{v:<16}{r['profile'] / 1e-11:>10.2f}{r['bayes'] / 1e-11:>10.2f}"
-                  f"{r['profile'] / PUBLISHED_LIMIT_MUB:>13.2f}")
-            w.writerow([v, r["profile"], r["bayes"], PUBLISHED_LIMIT_MUB])
+                  f"{r['profile'] / published.value:>19.2f}")
+            w.writerow([v, r["profile"], r["bayes"], published.value])
 
-    curve = upper_limits(lk.fast, MASSES_GEV)
+    with stage("Borexino limit versus m_A'"):
+        curve = upper_limits(lk.fast, MASSES_GEV)
     with open(args.out / "limit_vs_mass.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["m_aprime_gev", "mu_eff_90_profile_mub", "mu_eff_90_bayes_mub"])
@@ -120,14 +128,16 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.loglog(MASSES_GEV * 1e3, curve["profile"], label="profile likelihood")
     ax.loglog(MASSES_GEV * 1e3, curve["bayes"], "--", label="Bayesian (flat in mu^2)")
-    ax.axhline(PUBLISHED_LIMIT_MUB, color="grey", lw=0.8, label="Borexino 2017 (m = 0)")
+    ax.axhline(published.value, color="grey", lw=0.8,
+               label=f"published (m = 0): {published.citation}")
     ax.set_xlabel("m_A' [MeV]")
     ax.set_ylabel("90% C.L. limit on mu_eff [mu_B]")
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.out / "limit_vs_mass.png", dpi=120)
     plt.close(fig)
-    plot_spectrum(lk, args.out / "spectrum_fit.png")
+    with stage("Borexino spectrum plot"):
+        plot_spectrum(lk, args.out / "spectrum_fit.png")
     print(f"\nwrote CSV and PNG files to {args.out}")
 
 

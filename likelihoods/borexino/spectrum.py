@@ -17,11 +17,10 @@ import numpy as np
 from globalfit.errors import DataFileError
 from globalfit.paths import data_file
 
-EXPOSURE_DAY_100T: float = 582.326
-"""Phase-II exposure of the published spectrum, day x 100 t (EXPERIMENTS.md sec. 1)."""
+from . import measurements
 
-ELECTRONS_PER_100T: float = 3.307e31
-"""Electrons per 100 t of Borexino scintillator (EXPERIMENTS.md sec. 1)."""
+EXPOSURE_DAY_100T: float = measurements.value("exposure", "day x 100 t")
+"""Phase-II exposure of the published spectrum, day x 100 t (``measurements.yaml``)."""
 
 SPECTRUM_FILE = "phase2_spectrum.csv"
 MC_PDF_FILE = "mc_pdfs_phase3.csv"

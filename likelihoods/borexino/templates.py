@@ -9,7 +9,8 @@ Expected counts in N_h bin i (EXPERIMENTS.md sec. 1):
   solar component is its rate R_s in cpd/100 t and f_s = R_s / ``ssm_total_rate_cpd100t(s)``.
 * ``M_swi(m)``: magnetic-moment spectrum per mu_B^2 (``recoil.mm_rate_density``, weight w =
   universal or mass state k) times the dark-photon factor P(T, m)^2, folded:
-  ``M(m) = R @ (M(T) P(T, m)^2)``. The m-dependence is one matrix product per batch of points.
+  ``M(m) = R @ (M(T) P(T, m)^2)`` (the product with P^2 is ``likelihoods.solar.fold``). The
+  m-dependence is one matrix product per batch of points.
   To make that product cheap it is done in a reduced basis: U (n_bins, r) spans all folded
   signal spectra (SVD of the family over groups, weights, Taylor terms and 61 masses, relative
   truncation 1e-9), so ``R_k @ v = U @ (W_k @ v)`` with ``W_k = U^T R_k`` (r, n_t): exact up to
@@ -24,36 +25,34 @@ from __future__ import annotations
 
 import numpy as np
 
+from likelihoods.solar import fold, spectra
+from likelihoods.solar.grid import RecoilGrid
+
 from . import recoil
 from .backgrounds import c14_density, c14_t_grid
 from .response import (ResponseParams, gaussian_bin_matrix, mc_fine_points, phase2_mean_sigma,
                        response_matrix_e3, response_matrix_t, taylor_basis)
 from .spectrum import EXPOSURE_DAY_100T, load_mc_pdfs, load_phase2
-from .xsec import propagator_factor
 
 SOLAR = ("pp", "be7", "pep", "cno", "b8")
 MC_BACKGROUNDS = ("kr85", "bi210", "c11", "ext_k40", "ext_bi214", "ext_tl208")
 LINEAR = SOLAR + ("c14", "pileup") + MC_BACKGROUNDS
 """Components entering linearly (amplitude = rate in cpd/100 t); 210Po is added separately."""
-SIGNAL_WEIGHTS = ("universal", 1, 2, 3)
+SIGNAL_WEIGHTS = spectra.WEIGHTS
 SIGNAL_MASSES_GEV = np.concatenate([[0.0], np.geomspace(1e-7, 1.0, 60)])
 
 
-def signal_t_grid() -> tuple[np.ndarray, np.ndarray]:
-    """T grid of the signal fold (MeV) and trapezoid weights: 3 keV steps 0.05-1.6 MeV, 20 keV
-    steps to 3.2 MeV (the moment signal is ~1/T; above 1.6 MeV only 8B contributes, 1e-3 of it)."""
-    t = np.concatenate([np.arange(0.05, 1.6, 0.003), np.arange(1.6, 3.2001, 0.02)])
-    w = np.zeros_like(t)
-    d = np.diff(t)
-    w[:-1] += 0.5 * d
-    w[1:] += 0.5 * d
-    return t, w
+def signal_t_grid() -> RecoilGrid:
+    """Recoil grid of the signal fold (MeV, trapezoid weights; unpacks as ``t, w``): 3 keV
+    steps 0.05-1.6 MeV, 20 keV steps to 3.2 MeV (the moment signal is ~1/T; above 1.6 MeV only
+    8B contributes, 1e-3 of it)."""
+    return RecoilGrid.trapezoid(np.concatenate([np.arange(0.05, 1.6, 0.003),
+                                                np.arange(1.6, 3.2001, 0.02)]))
 
 
 def solar_t_fold_inputs(flux_model: str) -> tuple[np.ndarray, np.ndarray]:
     """(T grid, (5, n_t) counts per cpd/100 t of each solar group times quadrature weights)."""
-    t = recoil.default_t_grid_mev()
-    w = recoil.t_grid_weights(t)
+    t, w = recoil.t_grid()
     dens = np.stack([recoil.sm_rate_density(s, t, flux_model=flux_model)
                      / recoil.ssm_total_rate_cpd100t(s, flux_model=flux_model) for s in SOLAR])
     return t, dens * w * EXPOSURE_DAY_100T
@@ -113,8 +112,7 @@ def signal_basis(p: ResponseParams, flux_model: str,
     edges = load_phase2().edges_kev
     t, mm = mm_inputs(flux_model)
     r_k = taylor_basis(lambda ds, dr: response_matrix_t(t, edges, p, ds, dr))   # (6, nb, nt)
-    p2 = propagator_factor(t[:, None], SIGNAL_MASSES_GEV[None, :]) ** 2         # (nt, nm)
-    vec = (mm.reshape(-1, len(t))[:, :, None] * p2[None]).reshape(-1, len(t), p2.shape[1])
+    vec = fold.propagated(mm.reshape(-1, len(t)), t, SIGNAL_MASSES_GEV)          # (20, nt, nm)
     fam = np.einsum("kbt,vtm->bkvm", r_k, vec).reshape(len(edges) - 1, -1)
     norms = np.linalg.norm(fam, axis=0)
     fam = fam[:, norms > 0] / norms[norms > 0]

@@ -8,9 +8,9 @@ What to use when
 * ``p_ee``, ``p_e1_2nu``, ``mass_state_probabilities``, ``mass_weights``: flavour and mass-state
   content at Earth, averaged over the production region of each source.
 
-Sources are ``SOURCES`` = pp, pep, hep, be7, b8, n13, o15, f17. Borexino fits ``GROUPS`` =
+Sources are ``SOURCES`` = pp, pep, hep, be7, b8, n13, o15, f17. Detectors fit ``GROUPS`` =
 pp, be7, pep, cno (= 13N + 15O + 17F), b8; ``GROUP_SOURCES`` maps one to the other. hep is
-kept as a source but belongs to no group: its rate in Borexino is ~1e-4 of 8B's and is ignored.
+kept as a source but belongs to no group: its rate is ~1e-4 of 8B's and is ignored.
 All energies are in MeV.
 
 Survival probability (adiabatic MSW-LMA, three flavours; S. P. Mikheyev and A. Yu. Smirnov,
@@ -48,6 +48,8 @@ from numpy.typing import ArrayLike
 from globalfit import constants as c
 from globalfit.errors import DataFileError, ParameterError
 from globalfit.paths import data_file
+
+from .grid import trapezoid_weights
 
 SOURCES: Final = ("pp", "pep", "hep", "be7", "b8", "n13", "o15", "f17")
 GROUPS: Final = ("pp", "be7", "pep", "cno", "b8")
@@ -203,10 +205,7 @@ def production_profile() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
     col = {name: i for i, name in enumerate(header)}
     r = values[:, col["r_rsun"]]
     ne_na = 10.0 ** values[:, col["log10_ne_na"]]
-    dr = np.diff(r)
-    trap = np.zeros_like(r)
-    trap[:-1] += dr / 2.0
-    trap[1:] += dr / 2.0
+    trap = trapezoid_weights(r)
     weights = {}
     for source in SOURCES:
         w = values[:, col[source]] * trap

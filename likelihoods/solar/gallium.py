@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from globalfit.errors import DataFileError, ParameterError
 from globalfit.paths import data_file
-from likelihoods.borexino import solar
+from . import flux as solar
 
 GA71_THRESHOLD_MEV: float = 0.2332
 """Threshold of 71Ga(nu_e, e-)71Ge, MeV (Q-value 232.7 keV; Bahcall PRC 56 (1997) 3391)."""
