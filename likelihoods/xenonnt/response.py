@@ -10,7 +10,8 @@ Model (choices documented in docs/xenonnt.md):
   readme: "the first column is the reconstructed recoil energy"), linear interpolation,
   0 below the first point, the last value above the last point (29.9 keV -> 30 keV).
 * Background: B0 of the release, events/(t yr keV) in reconstructed energy (efficiency and
-  resolution already in it), linear interpolation between the 0.1 keV bin centres.
+  resolution already in it), read as a histogram of 0.1 keV bins (the file's bin centres), so
+  the window holds exactly sum(B0) x 0.1 keV x 1.16 t yr = 426.5 events.
 
 Grids: true T on a geometric grid 0.15 - 45 keV (``T_NODES``) with extra nodes on both sides of
 every shell binding energy, so the trapezoid rule integrates the stepping function's jumps
@@ -44,9 +45,17 @@ def efficiency(e_kev: np.ndarray) -> np.ndarray:
 
 
 def background_density(e_kev: np.ndarray) -> np.ndarray:
-    """B0 at reconstructed energies E (keV), events/(t yr keV); 0 outside the tabulated grid."""
+    """B0 at reconstructed energies E (keV), events/(t yr keV): the release's 0.1 keV bins read as
+    a histogram (value of the bin containing E; bin edges half-way between the centres);
+    0 outside the tabulated range."""
     rel = data.release()
-    return np.interp(np.asarray(e_kev, dtype=float), rel.b0_kev, rel.b0_rate, left=0.0, right=0.0)
+    c = rel.b0_kev
+    half = 0.5 * (c[1] - c[0])
+    edges = np.concatenate([[c[0] - half], 0.5 * (c[1:] + c[:-1]), [c[-1] + half]])
+    e = np.asarray(e_kev, dtype=float)
+    i = np.searchsorted(edges, e, side="right") - 1
+    inside = (i >= 0) & (i < len(c))
+    return np.where(inside, rel.b0_rate[np.clip(i, 0, len(c) - 1)], 0.0)
 
 
 def t_nodes(binding_kev: tuple[float, ...]) -> np.ndarray:
@@ -83,6 +92,9 @@ def kernel(e_kev: np.ndarray, t_kev: np.ndarray, scale: float = 1.0) -> np.ndarr
 def background_expectation() -> tuple[np.ndarray, float]:
     """(B_i at the events in events/keV, expected B0 events N_B in the window) for the exposure."""
     exposure = data.value("exposure", "t x yr")
-    e, w = e_grid()
-    b_events = exposure * background_density(data.release().events_kev)
-    return b_events, float(exposure * np.sum(w * background_density(e)))
+    rel = data.release()
+    lo, hi = data.window_kev()
+    width = rel.b0_kev[1] - rel.b0_kev[0]
+    inside = (rel.b0_kev > lo) & (rel.b0_kev < hi)
+    b_events = exposure * background_density(rel.events_kev)
+    return b_events, float(exposure * width * np.sum(rel.b0_rate[inside]))
