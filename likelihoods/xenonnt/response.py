@@ -15,7 +15,7 @@ Model (choices documented in docs/xenonnt.md):
 
 Grids: true T on a geometric grid 0.15 - 45 keV (``T_NODES``) with extra nodes on both sides of
 every shell binding energy, so the trapezoid rule integrates the stepping function's jumps
-exactly; reconstructed E on a uniform 0.02 keV grid over the (1, 30) keV window (``e_grid``).
+exactly; reconstructed E on a uniform 0.01 keV grid over the (1, 30) keV window (``e_grid``).
 Below T = 0.15 keV the signal cannot reach E > 1 keV (sigma(0.15) = 0.12 keV: > 7 sigma) and
 above 45 keV it cannot reach E < 30 keV (> 7 sigma).
 """
@@ -26,7 +26,7 @@ import numpy as np
 from . import data
 
 T_MIN_KEV, T_MAX_KEV, N_T = 0.15, 45.0, 700
-DE_KEV = 0.02
+DE_KEV = 0.01
 
 
 def resolution_sigma_kev(t_kev: np.ndarray, scale: float = 1.0) -> np.ndarray:
