@@ -80,14 +80,14 @@ def plot(path: Path, masses: np.ndarray, xe: np.ndarray, bx: np.ndarray, m_cross
               label="Borexino Phase II, radiochemical (this tool)")
     pub_xe = data.value("published_limits.mu_eff_90_mub", "mu_B")
     ax.axhline(pub_xe, color="tab:blue", ls=":", lw=1,
-               label=f"XENONnT published, massless: {pub_xe:.1e} $\\mu_B$")
+               label=f"XENONnT published ($m_{{A'}} = 0$): {pub_xe:.1e} $\\mu_B$")
     from ..borexino import measurements as borexino_measurements
     pub_bx = borexino_measurements.value("published_limits.mu_eff_90_mub", "mu_B")
     ax.axhline(pub_bx, color="tab:red", ls=":", lw=1,
-               label=f"Borexino published, massless: {pub_bx:.1e} $\\mu_B$")
+               label=f"Borexino published ($m_{{A'}} = 0$): {pub_bx:.1e} $\\mu_B$")
     if math.isfinite(m_cross):
         ax.axvline(m_cross * 1e3, color="0.3", ls="--", lw=1)
-        ax.text(m_cross * 1e3 * 1.15, 3e-12 * 1.5, f"crossover\n{m_cross * 1e3:.0f} keV",
+        ax.text(m_cross * 1e3 * 1.15, 2.2e-11, f"crossover\n{m_cross * 1e6:.0f} keV", va="top",
                 fontsize=9, color="0.2")
     ax.set_xlabel(r"dark-photon mass $m_{A'}$ [MeV]")
     ax.set_ylabel(r"90 % C.L. upper limit on $\mu = \epsilon\,\lambda^D$ [$\mu_B$]")
