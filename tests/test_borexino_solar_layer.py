@@ -124,3 +124,19 @@ def test_a_damaged_measurements_file_names_the_file_and_key(data_copy, old, new,
         measurements.measurement(".".join(key.split(".")[:2]),
                                  "SNU" if "gallium" in key else "cpd/100 t", constraint=True)
     assert "\n" not in str(err.value)
+
+
+def test_the_solar_layer_imports_no_detector_and_the_fast_grid_no_borexino_module():
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "likelihoods"
+    files = list((root / "solar").glob("*.py")) + [root / "borexino" / "fast.py"]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            level = getattr(node, "level", 0)
+            for name in names:
+                assert "borexino" not in name, (path.name, name)
+                if path.parent.name == "borexino":
+                    assert not level, (path.name, name)     # no relative Borexino import
