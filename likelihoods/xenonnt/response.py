@@ -13,7 +13,8 @@ Model (choices documented in docs/xenonnt.md):
   resolution already in it), read as a histogram of 0.1 keV bins (the file's bin centres), so
   the window holds exactly sum(B0) x 0.1 keV x 1.16 t yr = 426.5 events.
 
-Grids: true T on a geometric grid 0.15 - 45 keV (``T_NODES``) with extra nodes on both sides of
+Grids (trapezoid weights of the shared layer, ``likelihoods.solar.grid``): true T on a
+geometric grid 0.15 - 45 keV (``t_nodes``) with extra nodes on both sides of
 every shell binding energy, so the trapezoid rule integrates the stepping function's jumps
 exactly; reconstructed E on a uniform 0.01 keV grid over the (1, 30) keV window (``e_grid``).
 Below T = 0.15 keV the signal cannot reach E > 1 keV (sigma(0.15) = 0.12 keV: > 7 sigma) and
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..solar.grid import trapezoid_weights
 from . import data
 
 T_MIN_KEV, T_MAX_KEV, N_T = 0.15, 45.0, 700
@@ -63,15 +65,6 @@ def t_nodes(binding_kev: tuple[float, ...]) -> np.ndarray:
     t = np.geomspace(T_MIN_KEV, T_MAX_KEV, N_T)
     extra = [b * f for b in binding_kev if T_MIN_KEV < b < T_MAX_KEV for f in (1 - 1e-7, 1 + 1e-7)]
     return np.unique(np.concatenate([t, extra]))
-
-
-def trapezoid_weights(x: np.ndarray) -> np.ndarray:
-    """Trapezoid weights of an increasing grid (units of x)."""
-    w = np.zeros_like(x)
-    dx = np.diff(x)
-    w[:-1] += dx / 2
-    w[1:] += dx / 2
-    return w
 
 
 def e_grid() -> tuple[np.ndarray, np.ndarray]:
