@@ -21,6 +21,7 @@ from .base import Likelihood, Nuisance
 #: name -> "module:Class"; modules are imported only when asked for.
 REGISTRY: dict[str, str] = {
     "borexino": "likelihoods.borexino:BorexinoLikelihood",
+    "xenonnt": "likelihoods.xenonnt:XENONnTLikelihood",
     "na64": "likelihoods.na64:NA64Likelihood",
     "babar": "likelihoods.babar:BaBarLikelihood",
     "meg": "likelihoods.meg:MEGLikelihood",
