@@ -33,7 +33,7 @@ def _size(n_bytes: float) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``globalfit cache``; returns the exit status."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from likelihoods.borexino.cache import entries
+    from likelihoods._cache import entries
 
     from .paths import cache_root
     folder = cache_root()

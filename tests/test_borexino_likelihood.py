@@ -185,7 +185,7 @@ def test_cache_key_follows_data_code_and_options(tmp_path, monkeypatch):
     import shutil
 
     from globalfit.paths import data_dir
-    from likelihoods.borexino import cache
+    from likelihoods import _cache as cache
 
     for sub in ("borexino", "solar"):
         shutil.copytree(data_dir() / sub, tmp_path / sub)

@@ -1,4 +1,4 @@
-"""The on-disk cache (likelihoods.borexino.cache, globalfit cache info|clear): the key follows
+"""The on-disk cache (likelihoods._cache, globalfit cache info|clear): the key follows
 every input of a cached computation (the code it imports, constants included, the data, the
 options, the version); empty or corrupt entries are rebuilt; interrupted builds and writes
 leave no file; ``clear`` removes only what the cache wrote."""
@@ -14,7 +14,7 @@ import pytest
 
 from globalfit import paths
 from globalfit.cli import main
-from likelihoods.borexino import cache
+from likelihoods import _cache as cache
 
 FAST = "likelihoods.borexino.fast"
 

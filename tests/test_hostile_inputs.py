@@ -768,14 +768,14 @@ def case_data_borexino_spectrum_nan(w: Workspace) -> Run:
                     "GLOBALFIT_CACHE_DIR": str(w.case_dir / "cache")})
 
 
-@case(xfail="fixed on branch limits")
+@case()
 def case_limits_empty_config(w: Workspace) -> Run:
     return Run(["limits", "--config", w.config("# empty\n", "limits.yaml"),
                 "--out", str(w.case_dir / "out")], "limits.yaml",
                env={"GLOBALFIT_CACHE_DIR": str(w.case_dir / "cache")})
 
 
-@case(xfail="fixed on branch limits")
+@case()
 def case_limits_duplicate_key(w: Workspace) -> Run:
     text = (REPO / "configs" / "limits.yaml").read_text() + "\nname: again\nname: twice\n"
     return Run(["limits", "--config", w.config(text, "limits.yaml"),
@@ -1026,11 +1026,10 @@ def test_likelihoods_give_minus_inf_outside_domain(posterior: Any) -> None:
 
 
 # ---- the cache promise ----------------------------------------------------------------------
-@pytest.mark.xfail(strict=False, reason="fixed on branch pkg")
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip"], ids=["empty", "corrupt"])
 def test_bad_cache_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     content: bytes) -> None:
-    from likelihoods.borexino import cache
+    from likelihoods import _cache as cache
     monkeypatch.setenv("GLOBALFIT_CACHE_DIR", str(tmp_path))
     entry = tmp_path / (cache.cache_key("hostile-test", {"n": 3}) + ".npz")
     entry.write_bytes(content)
@@ -1040,10 +1039,9 @@ def test_bad_cache_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         np.testing.assert_array_equal(f["a"], [0.0, 1.0, 2.0])
 
 
-@pytest.mark.xfail(strict=False, reason="fixed on branch pkg")
 def test_interrupted_cache_write_leaves_nothing(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from likelihoods.borexino import cache
+    from likelihoods import _cache as cache
 
     def broken_savez(file: Any, **arrays: Any) -> None:
         Path(file).write_bytes(b"PK\x03\x04 half")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from globalfit import paths
-from likelihoods.borexino import cache
+from likelihoods import _cache as cache
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ import globalfit, globalfit_data
 from globalfit import paths
 from globalfit.config import load_config
 from likelihoods import REGISTRY, likelihood_class
-from likelihoods.borexino import cache
+from likelihoods import _cache as cache
 
 out = {"globalfit": globalfit.__file__, "data_dir": str(paths.data_dir()),
        "key": cache.cache_key("fast", {"a": 1}, ("likelihoods.borexino.fast",)),

@@ -34,12 +34,12 @@ from globalfit.errors import ConfigError, DataFileError, ParameterError
 from globalfit.options import Option, short_repr
 from globalfit.paths import data_file
 from globalfit.progress import progress, stage
-from likelihoods import solar as solar_layer
 from likelihoods.solar import flux as solar
 from likelihoods.solar.gallium import gallium_rate_coefficients_snu
 
 from ..base import Likelihood, Nuisance
-from . import cache, fast, measurements, recoil
+from .. import _cache as cache
+from . import fast, measurements, recoil
 from .model import Quadratic, SpectrumModel, baker_cousins_deviance
 from .parameters import LOWER, PARAMS, START_THETA, UPPER, row
 from .parameters import nuisances as parameter_list
@@ -125,8 +125,7 @@ class BorexinoLikelihood(Likelihood):
 
     # --- construction --------------------------------------------------------------------
     def _cache_options(self) -> dict:
-        return {"response": self.response.to_dict(), "flux_model": self.flux_model,
-                "solar_code": solar_layer.source_fingerprint()}
+        return {"response": self.response.to_dict(), "flux_model": self.flux_model}
 
     @cached_property
     def model(self) -> SpectrumModel:
@@ -140,8 +139,8 @@ class BorexinoLikelihood(Likelihood):
             with stage("Borexino templates: magnetic-moment signal basis"):
                 return signal_basis(self.response, self.flux_model)
 
-        lin = cache.cached_arrays("linear", opts, build_linear, self.use_cache)["lin"]
-        sig = cache.cached_arrays("signal", opts, build_signal, self.use_cache)
+        lin = cache.cached_arrays("linear", opts, build_linear, self.use_cache, prefix="borexino")["lin"]
+        sig = cache.cached_arrays("signal", opts, build_signal, self.use_cache, prefix="borexino")
         return self.make_model(lin, sig)
 
     def make_model(self, lin: np.ndarray, sig: Mapping[str, np.ndarray] | None) -> SpectrumModel:
@@ -233,7 +232,7 @@ class BorexinoLikelihood(Likelihood):
                 val, th = self.model.fit(self.start_theta())
                 val, th = self.model.fit(th)
             return {"chi2": np.array(val), "theta": th}
-        r = cache.cached_arrays("smfit", opts, build, self.use_cache)
+        r = cache.cached_arrays("smfit", opts, build, self.use_cache, prefix="borexino")
         return float(r["chi2"]), r["theta"]
 
     def profile_chi2(self, q: np.ndarray, m: np.ndarray,
@@ -295,5 +294,5 @@ class BorexinoLikelihood(Likelihood):
                         kind="fast", **spec.key())
             self._fast = fast.FastGrid(cache.cached_arrays("fast", opts, lambda: fast.tabulate(
                 self.profile_grid, lambda m: self.model.signal_norm(m),
-                -0.5 * self.sm_fit[0], spec), self.use_cache))
+                -0.5 * self.sm_fit[0], spec), self.use_cache, prefix="borexino"))
         return self._fast

@@ -11,18 +11,7 @@ experiment (Borexino, XENONnT, ...), independent of any detector.
 
 A detector package adds its target (electrons per unit, binding model), its recoil grid, its
 response and its data. This package imports nothing from any detector.
+(Cached arrays built from this layer follow its changes through ``likelihoods._cache``, whose
+key covers the source of every module a cached computation imports.)
 """
 from __future__ import annotations
-
-import hashlib
-from pathlib import Path
-
-
-def source_fingerprint() -> str:
-    """SHA-256 of this package's source files (part of a detector's cache keys, so cached
-    templates follow changes of the shared physics)."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()

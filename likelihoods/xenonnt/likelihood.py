@@ -27,7 +27,8 @@ from globalfit.errors import ConfigError, ParameterError
 from globalfit.options import Option, short_repr, validate_options
 
 from ..base import Likelihood, Nuisance
-from . import cache, data, fast, response, templates
+from .. import _cache as cache
+from . import data, fast, response, templates
 from .profile import profile_beta
 
 BACKGROUND = ("free", "published_rate")
@@ -131,7 +132,7 @@ class XENONnTLikelihood(Likelihood):
         """Templates and background (cached on disk)."""
         opts = self._template_options()
         arrays = cache.cached_arrays("templates", opts, lambda: templates.build(**opts),
-                                     self.use_cache)
+                                     self.use_cache, prefix="xenonnt")
         sigma = None
         if self.settings["background"] == "published_rate":
             rate, err = data.constraint("background_rate", "events/(t x yr x keV)")
@@ -143,8 +144,9 @@ class XENONnTLikelihood(Likelihood):
         """The interpolation grid (cached on disk)."""
         opts = dict(self._template_options(), background=self.settings["background"],
                     u=fast.U_NODES.tolist(), m=fast.LOG10_M_NODES.tolist())
-        return fast.FastGrid(cache.cached_arrays("fast", opts, lambda: fast.build_grid(self.model),
-                                                 self.use_cache))
+        return fast.FastGrid(cache.cached_arrays("fast", opts,
+                                                 lambda: fast.build_grid(self.model),
+                                                 self.use_cache, prefix="xenonnt"))
 
     def strengths(self, observables: Mapping[str, np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

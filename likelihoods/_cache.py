@@ -1,4 +1,5 @@
-"""On-disk cache of the expensive Borexino precomputations (response matrices, templates, grids).
+"""On-disk cache of the expensive precomputations of the likelihoods (Borexino response
+matrices, templates and fast grids; XENONnT templates and grids): one mechanism for all.
 
 The key of an entry is a SHA-256 over everything that can change the cached arrays:
 
@@ -10,7 +11,7 @@ The key of an entry is a SHA-256 over everything that can change the cached arra
 * every data file under ``globalfit.paths.data_dir()``;
 * the options of the entry and the installed version of ``globalfit-dtmm``.
 
-Entries are ``borexino-<kind>-<key>.npz`` files in ``globalfit.paths.cache_dir()`` (the user's
+Entries are ``<experiment>-<kind>-<key>.npz`` files (``experiment`` the ``prefix`` argument) in ``globalfit.paths.cache_dir()`` (the user's
 cache directory or ``GLOBALFIT_CACHE_DIR``). They are written to a temporary file that is
 renamed into place (``os.replace``), so an entry is either complete or absent; the temporary
 file is removed on any exception, KeyboardInterrupt and SystemExit included. An empty or
@@ -42,10 +43,9 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 #: top-level project packages whose modules are part of a fingerprint -> their folders
 PROJECT_PACKAGES: dict[str, Path] = {
     "globalfit": Path(globalfit.__file__).resolve().parent,
-    "likelihoods": _PACKAGE_DIR.parent,
+    "likelihoods": _PACKAGE_DIR,
 }
 DIST_NAME = "globalfit-dtmm"
-PREFIX = "borexino"
 #: names of the files the project's caches write (``<experiment>-<kind>-<key>.npz``) and of
 #: their temporary files; ``globalfit cache clear`` deletes these and nothing else
 ENTRY_RE = re.compile(r"^[a-z0-9]+-[A-Za-z0-9_]+-[0-9a-f]{20}\.npz$")
@@ -158,14 +158,14 @@ def source_fingerprint(roots: Iterable[str] = (__package__,)) -> str:
 
 
 def cache_key(kind: str, options: Mapping[str, object],
-              roots: Iterable[str] = (__package__,)) -> str:
+              roots: Iterable[str] = (__package__,), prefix: str = "borexino") -> str:
     """Name of a cache entry: kind + hash of (code imported by ``roots``, data, version,
     options)."""
-    if not re.fullmatch(r"[A-Za-z0-9_]+", kind):
-        raise ValueError(f"cache kind {kind!r}: letters, digits and '_' only")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", kind) or not re.fullmatch(r"[a-z0-9]+", prefix):
+        raise ValueError(f"cache entry {prefix!r}/{kind!r}: letters, digits and '_' only")
     h = hashlib.sha256(source_fingerprint(roots).encode())
     h.update(json.dumps(options, sort_keys=True, default=str).encode())
-    return f"{PREFIX}-{kind}-{h.hexdigest()[:20]}"
+    return f"{prefix}-{kind}-{h.hexdigest()[:20]}"
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -204,15 +204,16 @@ def _store(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 def cached_arrays(kind: str, options: Mapping[str, object],
                   build: Callable[[], dict[str, np.ndarray]],
-                  use_cache: bool = True) -> dict[str, np.ndarray]:
-    """Load the arrays for (kind, options) from the cache or build and store them.
+                  use_cache: bool = True, prefix: str = "borexino") -> dict[str, np.ndarray]:
+    """Load the arrays for (kind, options) of experiment ``prefix`` from the cache or build
+    and store them.
 
     ``build`` is called at most once; when the cache folder cannot be written the arrays are
     returned anyway (one warning line)."""
     if not use_cache:
         return build()
     folder = cache_dir()
-    path = folder / (cache_key(kind, options, (builder_module(build),)) + ".npz")
+    path = folder / (cache_key(kind, options, (builder_module(build),), prefix) + ".npz")
     if path.is_file():
         arrays = _load(path)
         if arrays is not None:
