@@ -56,7 +56,7 @@ class _Plain:
         self.status = ""
         self.t0 = self._last = time.monotonic()
         if not _STATE["quiet"]:
-            what = f" ({total} {unit}s)" if total else ""
+            what = f" ({total} {unit}{'' if total == 1 else 's'})" if total else ""
             log.info("%s%s ...", desc, what)
 
     def update(self, n: int = 1) -> None:

@@ -92,3 +92,11 @@ def test_reference_numbers_come_from_the_data_files(tmp_path: Path, monkeypatch)
     from globalfit.errors import DataFileError
     with pytest.raises(DataFileError, match="babar_2017_validation_points.csv"):
         validate.published_targets()
+
+
+def test_xenonnt_check_in_the_table(capsys) -> None:
+    """The XENONnT massless limit is one of validate's checks, with its 0.7-1.4 band."""
+    assert validate.main(["--json", "--only", "xenonnt"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["name"] == "xenonnt_mu_eff_90_mub" and record["published"] == 6.3e-12
+    assert 0.7 <= record["ratio"] <= 1.4

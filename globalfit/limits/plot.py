@@ -10,7 +10,8 @@ from .settings import LimitsConfig
 
 
 def plot_limits(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Path,
-                labels: Sequence[str] = (), borexino_label: str = "Borexino") -> list[Path]:
+                labels: Sequence[str] = (), direct: Mapping[str, str] | None = None
+                ) -> list[Path]:
     """``limits.png`` and ``limits.pdf`` in ``out_dir`` (profile curves when computed)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -20,8 +21,10 @@ def plot_limits(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Pa
     fixed = cfg.resolved["fixed"]
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    if f"borexino/{method}" in curves:
-        ax.loglog(m_mev, curves[f"borexino/{method}"], color="k", lw=2, label=borexino_label)
+    direct = {"borexino": "Borexino"} if direct is None else direct
+    for (key, name), style in zip(direct.items(), ("-", "-.", ":")):
+        if f"{key}/{method}" in curves:
+            ax.loglog(m_mev, curves[f"{key}/{method}"], style, color="k", lw=2, label=name)
     indirect = " + ".join(labels) if labels else "indirect"
     combined = []
     for i, g in enumerate(cfg.g_d):

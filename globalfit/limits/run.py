@@ -26,7 +26,7 @@ from .terms import BorexinoRateTerm, LikelihoodMomentTerm, MomentTerm
 log = logging.getLogger("globalfit.limits")
 _REGISTRY_KEY = "globalfit.limits"
 _FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf")
-_CSV_PREFIXES = ("borexino_", "indirect_gd", "combined_gd", "br_inv_gd_")
+_CSV_PREFIXES = ("borexino_", "xenonnt_", "indirect_gd", "combined_gd", "br_inv_gd_")
 
 
 class LimitCalculator:
@@ -36,21 +36,31 @@ class LimitCalculator:
     def __init__(self, cfg: LimitsConfig, borexino: MomentTerm | None = None) -> None:
         self.cfg = cfg
         wants_direct = bool({"borexino", "combined"} & set(cfg.curves))
-        if borexino is None and wants_direct:
+        #: one curve per direct probe (label -> term): each direct likelihood of the config
+        #: alone (``borexino``, ``xenonnt``), or the published-rate recast
+        self.direct: dict[str, MomentTerm] = {}
+        if borexino is not None:
+            self.direct = {"borexino": borexino}
+        elif wants_direct:
             if cfg.direct == "published_rate":
                 borexino = BorexinoRateTerm(threshold_mev=cfg.rate_threshold_mev)
+                self.direct = {"borexino": borexino}
             else:
-                labels = " + ".join(cfg.direct_likelihoods)
+                self.direct = {label: LikelihoodMomentTerm([lk], DIRECT_LABELS.get(label, label))
+                               for label, lk in cfg.direct_likelihoods.items()}
+                labels = " + ".join(DIRECT_LABELS.get(k, k) for k in cfg.direct_likelihoods)
                 borexino = LikelihoodMomentTerm(list(cfg.direct_likelihoods.values()), labels)
+        #: every direct likelihood together (the direct part of the combined curves)
         self.borexino = borexino
 
     def indirect(self, m_gev: float, g_d: float) -> IndirectProbes:
         return IndirectProbes(m_gev, g_d, self.cfg.setup)
 
     def at_mass(self, i_mass: int) -> dict[str, float]:
-        """Limits (mu_B) at mass index ``i_mass``: keys ``borexino/<method>``,
-        ``indirect/<g_d>/<method>``, ``combined/<g_d>/<method>`` (the requested curves), plus
-        ``br_inv/<g_d>`` when the model provides BR_inv."""
+        """Limits (mu_B) at mass index ``i_mass``: keys ``<direct label>/<method>`` (one per
+        direct likelihood, e.g. ``borexino/profile``, ``xenonnt/profile``: curve
+        ``borexino``), ``indirect/<g_d>/<method>``, ``combined/<g_d>/<method>`` (the
+        requested curves), plus ``br_inv/<g_d>`` when the model provides BR_inv."""
         cfg = self.cfg
         m = float(cfg.masses_gev[i_mass])
         out: dict[str, float] = {}
@@ -58,8 +68,10 @@ class LimitCalculator:
         def bx(mu: np.ndarray) -> np.ndarray:
             return self.borexino.loglike(mu, m)
         if "borexino" in cfg.curves:
-            for method in cfg.methods:
-                out[f"borexino/{method}"] = upper_limit(bx, method)
+            for label, term in self.direct.items():
+                for method in cfg.methods:
+                    out[f"{label}/{method}"] = upper_limit(
+                        lambda mu, term=term: term.loglike(mu, m), method)
         if not {"indirect", "combined"} & set(cfg.curves):
             return out
         for g in cfg.g_d:
@@ -120,7 +132,7 @@ def _header(cfg: LimitsConfig) -> str:
 
 def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Path,
                   fit_resolved: Mapping[str, Any] | None = None, labels: Sequence[str] = (),
-                  borexino_label: str = "Borexino") -> list[Path]:
+                  direct: Mapping[str, str] | None = None) -> list[Path]:
     """One CSV per curve, ``summary.json``, ``config.yaml`` (the resolved fit config with the
     resolved ``limits:`` section) and ``limits.png``/``.pdf``."""
     import yaml
@@ -144,7 +156,7 @@ def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: 
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     written += [out_dir / "config.yaml", out_dir / "summary.json"]
     from .plot import plot_limits
-    written += plot_limits(cfg, curves, out_dir, labels, borexino_label)
+    written += plot_limits(cfg, curves, out_dir, labels, direct)
     return written
 
 
@@ -175,6 +187,11 @@ def _remove_previous(out_dir: Path) -> None:
             path.unlink()
 
 
+#: legend names of the direct probes (label -> experiment and year)
+DIRECT_LABELS: dict[str, str] = {"borexino": "Borexino Phase II",
+                                 "xenonnt": "XENONnT SR0 (2022)"}
+
+
 def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
                borexino: MomentTerm | None = None,
                fit_resolved: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -195,8 +212,8 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
     if replace:
         _remove_previous(out_dir)
     labels = list(cfg.setup.likelihoods)
-    label = calc.borexino.label if calc.borexino is not None else "Borexino"
-    write_outputs(cfg, curves, out_dir, fit_resolved, labels, label)
+    direct = {k: t.label for k, t in calc.direct.items()}
+    write_outputs(cfg, curves, out_dir, fit_resolved, labels, direct)
     return curves
 
 

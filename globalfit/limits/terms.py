@@ -29,13 +29,15 @@ class MomentTerm(Protocol):
     def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float) -> np.ndarray: ...
 
 
-def published_borexino_limit() -> tuple[float, str]:
-    """(mu_90 in mu_B, citation): Borexino's published 90 % C.L. limit on mu_eff
-    (``data/borexino/measurements.yaml``, key ``published_limits.mu_eff_90_mub``)."""
+def published_limit(experiment: str) -> tuple[float, str]:
+    """(mu_90 in mu_B, citation): an experiment's published 90 % C.L. limit on a
+    flavour-universal moment (``data/<experiment>/measurements.yaml``, key
+    ``published_limits.mu_eff_90_mub``: Borexino PRD 96 (2017) 091103, XENONnT PRL 129 (2022)
+    161805)."""
     import yaml
 
     from ..paths import data_file
-    path = data_file("borexino", "measurements.yaml")
+    path = data_file(experiment, "measurements.yaml")
     try:
         entry = yaml.safe_load(path.read_text(encoding="utf-8"))["published_limits"][
             "mu_eff_90_mub"]
@@ -47,6 +49,11 @@ def published_borexino_limit() -> tuple[float, str]:
         raise DataFileError(f"{path}: published_limits.mu_eff_90_mub: expected a positive "
                             f"value in mu_B, found {value!r} {unit}")
     return value, citation
+
+
+def published_borexino_limit() -> tuple[float, str]:
+    """:func:`published_limit` of Borexino (the rate recast and ``validate`` use it)."""
+    return published_limit("borexino")
 
 
 class LikelihoodMomentTerm:
@@ -128,4 +135,4 @@ def is_direct(lk: Any) -> bool:
 
 __all__ = ["BorexinoRateTerm", "BorexinoSpectrumTerm", "DIRECT_OBSERVABLES",
            "LikelihoodMomentTerm", "MomentTerm", "is_direct",
-           "published_borexino_limit"]
+           "published_borexino_limit", "published_limit"]

@@ -54,11 +54,13 @@ from ..evaluate import IDENTIFIER_SEPARATOR, likelihood_terms, nuisance_paramete
 #: Experiment adapter name -> registered likelihood name (``likelihoods.REGISTRY``).
 EXPERIMENTS: dict[str, str] = {
     "Borexino": "borexino",
+    "XENONnT": "xenonnt",
     "NA64": "na64",
     "BaBar": "babar",
     "MEG": "meg",
     "TauEGamma": "tau_e_gamma",
     "TauMuGamma": "tau_mu_gamma",
+    "LEP": "lep",
 }
 
 

@@ -90,6 +90,16 @@ class Borexino(_Experiment):
     _experiment = "borexino"
 
 
+class XENONnT(_Experiment):
+    """XENONnT SR0 electron recoils (``likelihoods.xenonnt.XENONnTLikelihood``)."""
+    _experiment = "xenonnt"
+
+
+class LEP(_Experiment):
+    """LEP invisible Z width and heavy charged leptons (``likelihoods.lep.LEPLikelihood``)."""
+    _experiment = "lep"
+
+
 class NA64(_Experiment):
     """NA64 missing-energy count (``likelihoods.na64.NA64Likelihood``)."""
     _experiment = "na64"
@@ -126,5 +136,6 @@ class Joint(_BridgeLikelihood):
         super().__init__(joint_bridge(likelihoods, model=model, fixed=fixed))
 
 
-__all__ = ["BaBar", "Borexino", "Joint", "MEG", "NA64", "TauEGamma", "TauMuGamma",
+__all__ = ["BaBar", "Borexino", "Joint", "LEP", "MEG", "NA64", "TauEGamma", "TauMuGamma",
+           "XENONnT",
            "nuisance_priors"]

@@ -101,6 +101,16 @@ class Borexino(_Experiment):
     _experiment = "borexino"
 
 
+class XENONnT(_Experiment):
+    """XENONnT SR0 electron recoils (``likelihoods.xenonnt.XENONnTLikelihood``)."""
+    _experiment = "xenonnt"
+
+
+class LEP(_Experiment):
+    """LEP invisible Z width and heavy charged leptons (``likelihoods.lep.LEPLikelihood``)."""
+    _experiment = "lep"
+
+
 class NA64(_Experiment):
     """NA64 missing-energy count (``likelihoods.na64.NA64Likelihood``)."""
     _experiment = "na64"
@@ -138,5 +148,6 @@ class Joint(_BridgeLikelihood):
                             fixed=dict(self.fixed or {}))
 
 
-__all__ = ["BaBar", "Borexino", "Joint", "MEG", "NA64", "TauEGamma", "TauMuGamma",
+__all__ = ["BaBar", "Borexino", "Joint", "LEP", "MEG", "NA64", "TauEGamma", "TauMuGamma",
+           "XENONnT",
            "nuisance_params"]
