@@ -131,13 +131,33 @@ def progress(total: int | None, desc: str, unit: str = "step") -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def stage(desc: str) -> Iterator[None]:
-    """Log the start and the wall time of a step without parts (one line each)."""
+def stage(desc: str, announce_after_s: float = 0.0) -> Iterator[None]:
+    """Log the start and the wall time of a step without parts (one line each).
+
+    With ``announce_after_s > 0`` both lines are written only when the step is still running
+    after that many seconds (a quick step, or one that fails at once on bad input, prints
+    nothing: the error line stays the only line)."""
+    import threading
     t0 = time.monotonic()
-    if not _STATE["quiet"]:
-        log.info("%s ...", desc)
-    yield
-    if not _STATE["quiet"]:
+    announced = threading.Event()
+
+    def announce() -> None:
+        if not _STATE["quiet"]:
+            announced.set()
+            log.info("%s ...", desc)
+    timer = None
+    if announce_after_s > 0:
+        timer = threading.Timer(announce_after_s, announce)
+        timer.daemon = True
+        timer.start()
+    else:
+        announce()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if announced.is_set():
         log.info("%s: done in %.1f s", desc, time.monotonic() - t0)
 
 

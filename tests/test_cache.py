@@ -95,9 +95,9 @@ def test_builder_module_is_where_the_build_function_lives():
     import functools
 
     from likelihoods.borexino import fast
-    assert cache.builder_module(fast.build_grid) == FAST
-    assert cache.builder_module(functools.partial(fast.build_grid)) == FAST
-    assert cache.builder_module(np.zeros) == "likelihoods.borexino"   # not ours: whole package
+    assert cache.builder_module(fast.tabulate) == FAST
+    assert cache.builder_module(functools.partial(fast.tabulate)) == FAST
+    assert cache.builder_module(np.zeros) == "likelihoods"   # not ours: the whole package
 
 
 class Counter:

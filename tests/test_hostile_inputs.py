@@ -1031,9 +1031,9 @@ def test_bad_cache_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                                     content: bytes) -> None:
     from likelihoods import _cache as cache
     monkeypatch.setenv("GLOBALFIT_CACHE_DIR", str(tmp_path))
-    entry = tmp_path / (cache.cache_key("hostile-test", {"n": 3}) + ".npz")
+    entry = tmp_path / (cache.cache_key("hostile_test", {"n": 3}) + ".npz")
     entry.write_bytes(content)
-    out = cache.cached_arrays("hostile-test", {"n": 3}, lambda: {"a": np.arange(3.0)})
+    out = cache.cached_arrays("hostile_test", {"n": 3}, lambda: {"a": np.arange(3.0)})
     np.testing.assert_array_equal(out["a"], [0.0, 1.0, 2.0])
     with np.load(entry) as f:
         np.testing.assert_array_equal(f["a"], [0.0, 1.0, 2.0])
@@ -1050,5 +1050,5 @@ def test_interrupted_cache_write_leaves_nothing(tmp_path: Path,
     monkeypatch.setenv("GLOBALFIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(np, "savez", broken_savez)
     with pytest.raises(KeyboardInterrupt):
-        cache.cached_arrays("hostile-test", {"n": 4}, lambda: {"a": np.arange(4.0)})
+        cache.cached_arrays("hostile_test", {"n": 4}, lambda: {"a": np.arange(4.0)})
     assert list(tmp_path.iterdir()) == []

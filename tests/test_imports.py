@@ -23,7 +23,7 @@ HEAVY = {"emcee", "dynesty", "arviz", "matplotlib", "corner", "mpi4py"}
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("leaves", ("globalfit", "globalfit.errors", "globalfit.units", "globalfit.constants",
                 "globalfit.options", "globalfit.progress", "globalfit.paths",
-                "globalfit.observables")),
+                "globalfit.observables", "globalfit.yamlio")),
     ("physics", ("globalfit.model", "likelihoods", "globalfit.priors")),
     ("joint", ("globalfit.joint",)),
     ("sampler interface", ("globalfit.sampling",)),
@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("output", ("globalfit.output", "globalfit.plots")),
     # the application layer (cli is the entry point)
     ("application", ("globalfit.config", "globalfit.limits", "globalfit.validate",
-                     "globalfit.cli")),
+                     "globalfit.rundir", "globalfit.cachecmd", "globalfit.cli")),
 )
 SHARED_LAYERS = {"leaves", "application"}   # layers whose modules may use each other
 LEAVES = set(LAYERS[0][1])

@@ -5,6 +5,7 @@ cache keys as the checkout, and every registered likelihood evaluates from it.""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -126,6 +127,9 @@ def test_installed_wheel_runs_every_likelihood_outside_the_checkout(wheel, tmp_p
     assert set(out["loglike"]) == set(REGISTRY)
     for name, values in out["loglike"].items():
         assert len(values) == 8 and None not in values, name
+        if name == "lep":      # fit.yaml's benchmark (m_N = m_E = 100 MeV) is excluded by LEP
+            assert all(v == -math.inf for v in values), values
+            continue
         assert any(v is not None and v > -1e300 for v in values), name
     for entry in seeded.iterdir():          # the linked entries were read, never written
         assert not entry.is_symlink() or entry.resolve().is_file()

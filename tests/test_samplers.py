@@ -306,6 +306,8 @@ def test_corrupt_checkpoint_on_resume_is_refused(tmp_path: Path, capsys, name: s
     path = write_config(tmp_path, toy_config(sampler={"name": name}))
     cfg = load_config(path)
     cfg.run_dir.mkdir(parents=True)
+    from globalfit.rundir import MARKER_NAME            # an earlier run of this tool
+    (cfg.run_dir / MARKER_NAME).write_text('{"run_name": "toy"}\n')
     (cfg.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.resolved, sort_keys=False))
     checkpoint = cfg.run_dir / load(name).checkpoint_name
     checkpoint.write_bytes(content)
@@ -314,7 +316,7 @@ def test_corrupt_checkpoint_on_resume_is_refused(tmp_path: Path, capsys, name: s
     assert len(err) == 1, err
     assert err[0].startswith(f"{checkpoint}: corrupt") and "--force" in err[0]
     assert checkpoint.read_bytes() == content
-    assert sorted(p.name for p in cfg.run_dir.iterdir()) == sorted(["config.yaml",
+    assert sorted(p.name for p in cfg.run_dir.iterdir()) == sorted(["config.yaml", MARKER_NAME,
                                                                     checkpoint.name])
 
 
