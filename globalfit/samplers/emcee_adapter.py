@@ -289,10 +289,11 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
     n_steps = backend.iteration
     completed = not stop
     tau = backend.get_autocorr_time(tol=0) if n_steps > 1 else np.full(ndim, np.nan)
-    if autocorr:
-        burn = int(min(options["burn_factor"] * np.nanmax(tau), n_steps // 2))
-        thin = max(1, int(options["thin_factor"] * np.nanmin(tau)))
-    else:
+    finite_tau = tau[np.isfinite(tau)]
+    if autocorr and finite_tau.size:
+        burn = int(min(options["burn_factor"] * finite_tau.max(), n_steps // 2))
+        thin = max(1, int(options["thin_factor"] * finite_tau.min()))
+    else:   # fixed-length runs, and a run stopped before tau could be estimated
         burn, thin = n_steps // 4, 1
     chain = backend.get_chain(discard=burn, thin=thin)          # (draw, walker, ndim)
     samples = priors.from_sampling(np.ascontiguousarray(np.swapaxes(chain, 0, 1)))
