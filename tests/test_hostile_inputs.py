@@ -1043,8 +1043,12 @@ def test_interrupted_cache_write_leaves_nothing(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from likelihoods import _cache as cache
 
-    def broken_savez(file: Any, **arrays: Any) -> None:
-        Path(file).write_bytes(b"PK\x03\x04 half")
+    def broken_savez(file: Any, **arrays: Any) -> None:     # a path or an open file
+        if hasattr(file, "write"):
+            file.write(b"PK\x03\x04 half")
+            file.flush()
+        else:
+            Path(file).write_bytes(b"PK\x03\x04 half")
         raise KeyboardInterrupt
 
     monkeypatch.setenv("GLOBALFIT_CACHE_DIR", str(tmp_path))

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def fit_config(limits: dict | None = None, **top: object) -> dict:
     """configs/limits.yaml (the fit dialect) with its limits: section replaced."""
     raw = yaml.safe_load((ROOT / "configs" / "limits.yaml").read_text())
-    raw["limits"] = {**{k: raw["limits"][k] for k in ("likelihoods",)}, **(limits or {})}
+    raw["limits"] = {**{k: raw["limits"][k] for k in ("likelihoods",) if k in raw["limits"]},
+                     **(limits or {})}
     raw.update(top)
     return raw
 
