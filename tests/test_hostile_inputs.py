@@ -8,7 +8,7 @@ Configs use the real model and the NA64, BaBar and MEG likelihoods (no on-disk c
 the signal tests use Borexino, with an empty cache folder of their own so that start-up is
 long (the cache build) and the signal arrives during it.
 
-Cases fixed on another branch are marked ``xfail(strict=False)`` with the branch named.
+A case may be marked ``xfail`` with the reason named (none is today).
 """
 from __future__ import annotations
 
