@@ -211,14 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         only = [g.strip() for g in args.only.split(",") if g.strip()]
         bad = [g for g in only if g not in GROUPS]
         if bad:
-            print(f"error: --only: unknown group {bad[0]!r} (use {', '.join(GROUPS)})",
+            print(f"--only: unknown group {bad[0]!r} (use {', '.join(GROUPS)})",
                   file=sys.stderr)
             return 2
     start = time.perf_counter()
     try:
         checks = run_checks(only)
     except GlobalFitError as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(str(exc).splitlines()[0], file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps([asdict(c) for c in checks], indent=1))

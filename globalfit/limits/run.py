@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolved = {k: v for k, v in fit.resolved.items() if k != "limits"}
         curves = run_limits(cfg, out_dir, force=args.force, fit_resolved=resolved)
     except GlobalFitError as exc:
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        print(f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
               file=sys.stderr)
         return 2
     if curves:
