@@ -202,8 +202,7 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
     try:
         from .config import load_config
         from .progress import stage
-        with stage(f"config {config}: loading, building the likelihoods",
-                   announce_after_s=2.0):
+        with stage(f"config {config}: loading, building the likelihoods"):
             cfg = load_config(config)
         if rank == 0:
             decision = _prepare_run_dir(cfg, resume, force)
@@ -254,8 +253,7 @@ def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
     from .progress import stage
     if rank == 0:
         theta = cfg.posterior.priors.sample(np.random.default_rng(cfg.seed), 1)
-        with stage("preparing the likelihoods (on-disk caches are built on first use)",
-                   announce_after_s=2.0):
+        with stage("preparing the likelihoods (on-disk caches are built on first use)"):
             cfg.posterior.evaluate(theta)
     if comm is None:
         return

@@ -131,12 +131,12 @@ def progress(total: int | None, desc: str, unit: str = "step") -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def stage(desc: str, announce_after_s: float = 0.0) -> Iterator[None]:
+def stage(desc: str, announce_after_s: float = 2.0) -> Iterator[None]:
     """Log the start and the wall time of a step without parts (one line each).
 
-    With ``announce_after_s > 0`` both lines are written only when the step is still running
-    after that many seconds (a quick step, or one that fails at once on bad input, prints
-    nothing: the error line stays the only line)."""
+    Both lines are written only when the step is still running after ``announce_after_s``
+    seconds (default 2 s; 0: always): a quick step, or one that fails at once on bad input,
+    prints nothing, so an error line stays the only line."""
     import threading
     t0 = time.monotonic()
     announced = threading.Event()
