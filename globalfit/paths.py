@@ -11,7 +11,7 @@ Cache: ``GLOBALFIT_CACHE_DIR`` if set, else the user's cache directory
 from __future__ import annotations
 
 import os
-from importlib import resources
+from importlib import resources, util
 from pathlib import Path
 
 from .errors import DataFileError
@@ -30,13 +30,25 @@ def _checkout_data() -> Path | None:
 
 
 def _packaged_data() -> Path | None:
-    """The folder of the installed ``globalfit_data`` package, None if it is not installed."""
+    """The folder of the installed ``globalfit_data`` package, None if it is not installed.
+
+    A wheel installs it beside ``globalfit`` (that folder is taken first); otherwise it is
+    looked up with importlib (``importlib.resources``, or the search locations of its spec:
+    the package has no ``__init__``, so with several portions on ``sys.path``, e.g. an
+    editable install of another copy, ``resources.files`` can refuse the namespace)."""
+    beside = PROJECT_ROOT / DATA_PACKAGE
+    if beside.is_dir():
+        return beside
     try:
         root = resources.files(DATA_PACKAGE)
-    except (ImportError, OSError):      # not installed, or not a folder on disk
-        return None
-    # a regular install gives a pathlib.Path; a namespace package a MultiplexedPath
-    for candidate in (root, *getattr(root, "_paths", ())):
+        candidates = [root, *getattr(root, "_paths", ())]
+    except (ImportError, OSError):      # not installed, or a namespace with a non-folder entry
+        try:
+            spec = util.find_spec(DATA_PACKAGE)
+        except (ImportError, ValueError):
+            return None
+        candidates = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    for candidate in candidates:
         if isinstance(candidate, Path) and candidate.is_dir():
             return candidate
     return None
