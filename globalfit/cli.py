@@ -117,12 +117,8 @@ def _main(argv: Sequence[str] | None) -> int:
         import importlib
         return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
-    if args.quiet:
-        from .progress import set_quiet
-        set_quiet(True)
+    from .progress import configure
+    configure(args.quiet)
     if args.command == "fit":
         return fit_command(args.config, resume=args.resume, force=args.force)
     return 2  # pragma: no cover - argparse rejects unknown commands

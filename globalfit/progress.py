@@ -38,6 +38,16 @@ def set_plain(plain: bool = True, log_every_s: float | None = None) -> None:
         _STATE["log_every_s"] = float(log_every_s)
 
 
+def configure(quiet: bool = False) -> None:
+    """Log records of the commands to stderr as ``HH:MM:SS name LEVEL: message`` (INFO, or
+    WARNING with ``quiet``), and :func:`set_quiet` accordingly: the one set-up of ``fit``,
+    ``limits`` and ``validate``."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    set_quiet(quiet)
+
+
 def is_quiet() -> bool:
     """True after ``set_quiet(True)``."""
     return bool(_STATE["quiet"])
@@ -161,4 +171,4 @@ def stage(desc: str, announce_after_s: float = 2.0) -> Iterator[None]:
         log.info("%s: done in %.1f s", desc, time.monotonic() - t0)
 
 
-__all__ = ["is_quiet", "progress", "set_plain", "set_quiet", "stage"]
+__all__ = ["configure", "is_quiet", "progress", "set_plain", "set_quiet", "stage"]

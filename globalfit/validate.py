@@ -198,14 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help=f"comma-separated groups to run (of {', '.join(GROUPS)})")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
     args = ap.parse_args(argv)
-    import logging
-
     from .errors import GlobalFitError
-    from .progress import set_quiet
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
-    set_quiet(args.quiet)
+    from .progress import configure
+    configure(args.quiet)
     only = None
     if args.only:
         only = [g.strip() for g in args.only.split(",") if g.strip()]

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError, GlobalFitError
-from ..progress import progress, set_quiet
+from ..progress import configure, progress
 from .indirect import IndirectProbes
 from .settings import LimitsConfig, load
 from .stats import METHODS, upper_limit
@@ -232,10 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="replace an earlier limits output in the output directory")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
-    set_quiet(args.quiet)
+    configure(args.quiet)
     try:
         if args.config is None:
             raise ConfigError("--config: required (the fit config, e.g. fit.yaml)")
