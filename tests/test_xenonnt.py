@@ -12,7 +12,7 @@ from globalfit.errors import ConfigError, DataFileError
 from likelihoods import likelihood_class
 from likelihoods.solar import flux
 from likelihoods.xenonnt import XENONnTLikelihood, data, response, templates
-from likelihoods.xenonnt.limits import upper_limit_mub
+from likelihoods.moment_limits import upper_limit_mub
 from likelihoods.xenonnt.profile import profile_beta
 
 

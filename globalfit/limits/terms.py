@@ -29,24 +29,23 @@ class MomentTerm(Protocol):
     def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float) -> np.ndarray: ...
 
 
-def published_limit(experiment: str) -> tuple[float, str]:
-    """(mu_90 in mu_B, citation): an experiment's published 90 % C.L. limit on a
-    flavour-universal moment (``data/<experiment>/measurements.yaml``, key
-    ``published_limits.mu_eff_90_mub``: Borexino PRD 96 (2017) 091103, XENONnT PRL 129 (2022)
-    161805)."""
+def published_limit(experiment: str, key: str = "mu_eff_90_mub") -> tuple[float, str]:
+    """(mu_90 in mu_B, citation): an experiment's published 90 % C.L. limit on a moment
+    (``data/<experiment>/measurements.yaml``, ``published_limits.<key>``; default the
+    flavour-universal ``mu_eff_90_mub``: Borexino PRD 96 (2017) 091103, XENONnT PRL 129 (2022)
+    161805; Borexino also has ``mu_e_90_mub``, ``mu_mu_90_mub``, ``mu_tau_90_mub``)."""
     import yaml
 
     from ..paths import data_file
     path = data_file(experiment, "measurements.yaml")
     try:
-        entry = yaml.safe_load(path.read_text(encoding="utf-8"))["published_limits"][
-            "mu_eff_90_mub"]
+        entry = yaml.safe_load(path.read_text(encoding="utf-8"))["published_limits"][key]
         value, unit, citation = float(entry["value"]), str(entry["unit"]), str(entry["citation"])
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
-        raise DataFileError(f"{path}: published_limits.mu_eff_90_mub: expected "
+        raise DataFileError(f"{path}: published_limits.{key}: expected "
                             "{value, unit, citation}") from None
     if unit != "mu_B" or not 0 < value < 1:
-        raise DataFileError(f"{path}: published_limits.mu_eff_90_mub: expected a positive "
+        raise DataFileError(f"{path}: published_limits.{key}: expected a positive "
                             f"value in mu_B, found {value!r} {unit}")
     return value, citation
 

@@ -148,6 +148,7 @@ def _full(x: np.ndarray | None, n: int) -> np.ndarray:
 _PROVIDES: tuple[str, ...] = (
     "m_aprime_gev", "eps", "br_inv", "gamma_total_gev", "gamma_inv_gev", "gamma_vis_gev",
     "lam2_1_mub2", "lam2_2_mub2", "lam2_3_mub2", "mu_eff_mub", "mu_eff2_mub2",
+    "mu_e2_mub2", "mu_mu2_mub2", "mu_tau2_mub2",
     "br_mu_e_gamma", "br_tau_e_gamma", "br_tau_mu_gamma",
     "m_n_gev", "m_e_charged_gev", "delta_n_nu",
 )
@@ -363,7 +364,10 @@ class DarkTransitionMomentModel(Model):
         Units: widths GeV, lam2_k_mub2 = |eps Lambda_k|^2 / mu_B^2 (mass basis),
         mu_eff_mub = sqrt(sum_k w_k lam2_k_mub2) with vacuum-limit solar weights
         (P_e1^{2nu} = cos^2 theta12, as in Canas et al. 2016), mu_eff2_mub2 = mu_eff_mub^2
-        (the energy-independent approximation of the same quantity), BRs dimensionless.
+        (the energy-independent approximation of the same quantity), mu_a2_mub2 =
+        sum_b |eps lambda_ab|^2 / mu_B^2 (flavour moments of nu_e, nu_mu, nu_tau: with
+        (v_e, v_mu, v_tau) = (lambda_23, lambda_31, lambda_12), mu_e^2 = v_mu^2 + v_tau^2 etc.),
+        BRs dimensionless.
         """
         # Fixed parameters arrive as stride-0 broadcasts and are reduced to (1,) arrays: the
         # loop functions, mass ratios and theta factors are then computed once per call.
@@ -386,6 +390,11 @@ class DarkTransitionMomentModel(Model):
             lam2.append(_full(eps_sq * (0.0 if sq is None else sq), n))
         w = self.solar_weights
         mu_eff2 = w[0] * lam2[0] + w[1] * lam2[1] + w[2] * lam2[2]
+        v2 = [_mul(x, x) for x in v]
+
+        def flavour(a: int, b: int) -> np.ndarray:
+            s2 = _add(v2[a], v2[b])
+            return _full(eps_sq * (0.0 if s2 is None else s2), n)
 
         m_e = self._charged_mass(p)
         if self.charged_mass == "parameter":
@@ -404,6 +413,8 @@ class DarkTransitionMomentModel(Model):
             "gamma_inv_gev": widths["gamma_inv"], "gamma_vis_gev": widths["gamma_vis"],
             "lam2_1_mub2": lam2[0], "lam2_2_mub2": lam2[1], "lam2_3_mub2": lam2[2],
             "mu_eff2_mub2": mu_eff2, "mu_eff_mub": np.sqrt(mu_eff2),
+            "mu_e2_mub2": flavour(1, 2), "mu_mu2_mub2": flavour(0, 2),
+            "mu_tau2_mub2": flavour(0, 1),
             **br_lfv,
             "m_n_gev": p["m_n_gev"].copy(), "m_e_charged_gev": m_e.copy(),
             "delta_n_nu": z_to_vectorlike_neutral(p["m_n_gev"]),

@@ -30,11 +30,13 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
+from globalfit.constants import SIN2_THETA23
 from globalfit.errors import ConfigError, DataFileError, ParameterError
 from globalfit.options import Option, short_repr
 from globalfit.paths import data_file
 from globalfit.progress import progress, stage
 from likelihoods.solar import flux as solar
+from likelihoods.solar import strengths as weighting
 from likelihoods.solar.gallium import gallium_rate_coefficients_snu
 
 from ..base import Likelihood, Nuisance
@@ -63,6 +65,10 @@ def load_calibration() -> ResponseParams:
         raise DataFileError(f"{path}: malformed calibration ({exc})") from None
 
 
+_SIN2_THETA23 = Option("sin2_theta23", (float,), SIN2_THETA23, low=0.0, high=1.0,
+                       doc=weighting.SIN2_THETA23_DOC)
+
+
 class BorexinoLikelihood(Likelihood):
     """Borexino Phase-II spectrum likelihood (see module docstring and ``options``)."""
 
@@ -78,8 +84,9 @@ class BorexinoLikelihood(Likelihood):
                doc="inclusive N_h range (lo, hi) of the fit window"),
         Option("flux_model", (str,), "GS98", choices=solar.FLUX_MODELS,
                doc="B16 SSM flavour of fluxes and uncertainties"),
-        Option("weights", (str,), "universal", choices=("universal", "mass"),
-               doc="universal: mu_eff2_mub2; mass: lam2_{1,2,3}_mub2"),
+        Option("weights", (str,), "universal", choices=weighting.WEIGHT_MODES,
+               doc=weighting.WEIGHTS_DOC),
+        _SIN2_THETA23,
         Option("use_cache", (bool,), True, doc="on-disk cache of templates and grids"),
         Option("response", (ResponseParams, type(None)), None,
                doc="response override (Python API only; calibrate.py)"),
@@ -88,8 +95,8 @@ class BorexinoLikelihood(Likelihood):
 
     def __init__(self, variant: str = "radiochemical", mode: str = "fast",
                  fit_window_nh: tuple[int, int] = (93, 950), flux_model: str = "GS98",
-                 weights: str = "universal", use_cache: bool = True,
-                 response: ResponseParams | None = None):
+                 weights: str = "universal", sin2_theta23: float = SIN2_THETA23,
+                 use_cache: bool = True, response: ResponseParams | None = None):
         given = dict(variant=variant, mode=mode, flux_model=flux_model, weights=weights)
         for opt in self.options:
             if opt.name in given and given[opt.name] not in opt.choices:
@@ -107,8 +114,8 @@ class BorexinoLikelihood(Likelihood):
         self.variant, self.mode, self.flux_model, self.weights = variant, mode, flux_model, weights
         self.window_nh = (lo, hi)
         self.use_cache = use_cache
-        self.requires = (("mu_eff2_mub2",) if weights == "universal" else
-                         ("lam2_1_mub2", "lam2_2_mub2", "lam2_3_mub2")) + ("m_aprime_gev",)
+        self.requires = weighting.required(weights)
+        self.sin2_theta23 = _SIN2_THETA23.check(sin2_theta23, self.name)
         # every strength >= 0 and every mass >= 0 is covered (fast.py: beyond-grid behaviour)
         self.domain = {k: (0.0, np.inf) for k in self.requires}
         self.response = load_calibration() if response is None else response
@@ -185,18 +192,7 @@ class BorexinoLikelihood(Likelihood):
     def _strengths(self, observables: Mapping[str, np.ndarray]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(q (n, 4) [universal, k=1..3] in mu_B^2, m (n,) GeV, invalid-point mask (n,))."""
-        missing = [k for k in self.requires if k not in observables]
-        if missing:
-            raise ParameterError(f"observables: missing {', '.join(missing)}")
-        m = np.atleast_1d(np.asarray(observables["m_aprime_gev"], dtype=float))
-        q = np.zeros((len(m), len(SIGNAL_WEIGHTS)))
-        if self.weights == "universal":
-            q[:, 0] = observables["mu_eff2_mub2"]
-        else:
-            for k in (1, 2, 3):
-                q[:, k] = observables[f"lam2_{k}_mub2"]
-        bad = ~np.isfinite(m) | (m < 0) | np.any(~np.isfinite(q) | (q < 0), axis=1)
-        return np.where(bad[:, None], 0.0, q), np.where(bad, 0.0, m), bad
+        return weighting.strengths(self.weights, observables, self.name, self.sin2_theta23)
 
     # --- public API -----------------------------------------------------------------------
     def loglike(self, observables: Mapping[str, np.ndarray],

@@ -46,7 +46,29 @@ def limits_at_zero_mass() -> dict[str, dict[str, float]]:
     return out
 
 
+#: Legend names and styles of the fitted components: solar neutrinos solid, intrinsic
+#: backgrounds dashed, external and detector backgrounds dotted; 14 distinct colours.
+COMPONENT_STYLE: dict[str, tuple[str, str, str]] = {
+    "pp": (r"pp $\nu$", "-", "tab:blue"),
+    "be7": (r"$^7$Be $\nu$", "-", "tab:orange"),
+    "pep": (r"pep $\nu$", "-", "tab:green"),
+    "cno": (r"CNO $\nu$", "-", "tab:purple"),
+    "b8": (r"$^8$B $\nu$", "-", "tab:brown"),
+    "c14": (r"$^{14}$C", "--", "tab:gray"),
+    "pileup": ("pile-up", ":", "tab:olive"),
+    "kr85": (r"$^{85}$Kr", "--", "tab:cyan"),
+    "bi210": (r"$^{210}$Bi", "--", "tab:pink"),
+    "c11": (r"$^{11}$C", "--", "darkgoldenrod"),
+    "ext_k40": (r"external $^{40}$K", ":", "navy"),
+    "ext_bi214": (r"external $^{214}$Bi", ":", "darkred"),
+    "ext_tl208": (r"external $^{208}$Tl", ":", "darkgreen"),
+    "po210": (r"$^{210}$Po", "--", "black"),
+}
+
+
 def plot_spectrum(lk: BorexinoLikelihood, path: Path) -> None:
+    """Data, SM best fit and its components (rates per N_h bin), with residuals; the top axis
+    gives Borexino's electron-equivalent energy of the bins (``energy_kev`` column)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -56,25 +78,35 @@ def plot_spectrum(lk: BorexinoLikelihood, path: Path) -> None:
     sp = load_phase2()
     nh = sp.n_h[model.mask]
     nu = model.expected(th[None])[0]
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 7), sharex=True,
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True,
                                   gridspec_kw={"height_ratios": [3, 1]})
     ax.errorbar(nh, model.n / EXPOSURE_DAY_100T, np.sqrt(model.n) / EXPOSURE_DAY_100T, fmt=".",
-                ms=2, color="k", label="Borexino Phase-II data")
-    ax.plot(nh, nu / EXPOSURE_DAY_100T, "r", lw=1.2, label="fit (total)")
+                ms=2, color="k", elinewidth=0.5, label="Borexino Phase-II data (2011-2016)")
+    ax.plot(nh, nu / EXPOSURE_DAY_100T, color="red", lw=1.6, label="SM fit (total)")
     tmpl = np.tensordot(np.array([1, th[-2], th[-1], 0.5 * th[-2] ** 2, 0.5 * th[-1] ** 2,
                                   th[-2] * th[-1]])[: len(model.lin)], model.lin, axes=1)
-    for k, name in enumerate(LINEAR):
-        ax.plot(nh, th[k] * tmpl[k] / EXPOSURE_DAY_100T, lw=0.8, label=name)
-    ax.plot(nh, th[PARAMS.index("po210")] * model.po210(th) / EXPOSURE_DAY_100T,
-            lw=0.8, label="po210")
+    curves = [(name, th[k] * tmpl[k]) for k, name in enumerate(LINEAR)]
+    curves.append(("po210", th[PARAMS.index("po210")] * model.po210(th)))
+    for name, y in curves:
+        label, style, colour = COMPONENT_STYLE[name]
+        ax.plot(nh, y / EXPOSURE_DAY_100T, style, color=colour, lw=1.0, label=label)
     ax.set_yscale("log")
     ax.set_ylim(1e-4, 30)
-    ax.set_ylabel("counts / (day 100 t N_h)")
-    ax.legend(ncol=4, fontsize=7)
+    ax.set_ylabel(r"rate [counts / (day $\times$ 100 t $\times$ N$_h$ bin)]")
+    ax.legend(ncol=4, fontsize=7, loc="upper right")
+    ax.set_title(f"Borexino Phase-II spectrum, SM-only fit ({lk.variant} variant, window "
+                 f"N$_h$ {lk.window_nh[0]}-{lk.window_nh[1]})", fontsize=9)
+    e_kev = sp.energy_kev[model.mask]
+    top = ax.twiny()
+    top.set_xlim(ax.get_xlim())
+    ticks_kev = [e for e in (200, 500, 1000, 1500, 2000, 2500, 3000)
+                 if e_kev[0] <= e <= e_kev[-1]]
+    top.set_xticks(np.interp(ticks_kev, e_kev, nh), [f"{e:g}" for e in ticks_kev])
+    top.set_xlabel("electron-equivalent energy [keV] (Borexino's N$_h$ to keV map)")
     ax2.plot(nh, (model.n - nu) / np.sqrt(nu), ".", ms=2, color="k")
-    ax2.axhline(0, color="r")
-    ax2.set_ylabel("(data - fit)/sigma")
-    ax2.set_xlabel("N_h")
+    ax2.axhline(0, color="red", lw=1.0)
+    ax2.set_ylabel(r"(data $-$ fit) / $\sigma$")
+    ax2.set_xlabel(r"N$_h$: number of hit PMTs, normalised to 2000 live PMTs")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -127,11 +159,12 @@ def main() -> None:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.loglog(MASSES_GEV * 1e3, curve["profile"], label="profile likelihood")
-    ax.loglog(MASSES_GEV * 1e3, curve["bayes"], "--", label="Bayesian (flat in mu^2)")
+    ax.loglog(MASSES_GEV * 1e3, curve["bayes"], "--", label=r"Bayesian (flat in $\mu^2$)")
     ax.axhline(published.value, color="grey", lw=0.8,
-               label=f"published (m = 0): {published.citation}")
-    ax.set_xlabel("m_A' [MeV]")
-    ax.set_ylabel("90% C.L. limit on mu_eff [mu_B]")
+               label=r"Borexino (2017), $m_{A'} = 0$: " + f"{published.value:.2g}" + r" $\mu_B$")
+    ax.set_xlabel(r"$m_{A'}$ [MeV]")
+    ax.set_ylabel(r"90% C.L. limit on $\mu_\mathrm{eff}$ [$\mu_B$]")
+    ax.set_title("Borexino Phase-II, radiochemical constraints (this tool)", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.out / "limit_vs_mass.png", dpi=120)

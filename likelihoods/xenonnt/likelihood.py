@@ -23,8 +23,11 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from globalfit.errors import ConfigError, ParameterError
-from globalfit.options import Option, short_repr, validate_options
+from globalfit.constants import SIN2_THETA23
+from globalfit.errors import ConfigError
+from globalfit.options import Option, validate_options
+
+from likelihoods.solar import strengths as weighting
 
 from ..base import Likelihood, Nuisance
 from .. import _cache as cache
@@ -87,8 +90,10 @@ class XENONnTLikelihood(Likelihood):
     citation: ClassVar[str] = ("XENONnT, E. Aprile et al., PRL 129 (2022) 161805, "
                                "arXiv:2207.11330 (SR0 electronic recoils, data release)")
     options: ClassVar[tuple[Option, ...]] = (
-        Option("weights", (str,), "universal", choices=("universal", "mass"),
-               doc="universal: mu_eff2_mub2; mass: lam2_{1,2,3}_mub2 with MSW mass-state weights"),
+        Option("weights", (str,), "universal", choices=weighting.WEIGHT_MODES,
+               doc=weighting.WEIGHTS_DOC),
+        Option("sin2_theta23", (float,), SIN2_THETA23, low=0.0, high=1.0,
+               doc=weighting.SIN2_THETA23_DOC),
         Option("mode", (str,), "fast", choices=("fast", "direct"),
                doc="fast: cached interpolation grid; direct: exact profile per point"),
         Option("background", (str,), "free", choices=BACKGROUND,
@@ -110,16 +115,15 @@ class XENONnTLikelihood(Likelihood):
 
     def __init__(self, weights: str = "universal", mode: str = "fast", background: str = "free",
                  binding: bool = True, resolution_scale: float = 1.0, flux_model: str = "GS98",
-                 use_cache: bool = True):
+                 use_cache: bool = True, sin2_theta23: float = SIN2_THETA23):
         resolved = validate_options(self.options, dict(
-            weights=weights, mode=mode, background=background, binding=binding,
+            weights=weights, sin2_theta23=sin2_theta23, mode=mode, background=background, binding=binding,
             resolution_scale=resolution_scale, flux_model=flux_model, use_cache=use_cache),
             self.name)
         self.settings = resolved
         self.weights, self.mode = resolved["weights"], resolved["mode"]
         self.use_cache = resolved["use_cache"]
-        self.requires = (("mu_eff2_mub2",) if self.weights == "universal" else
-                         ("lam2_1_mub2", "lam2_2_mub2", "lam2_3_mub2")) + ("m_aprime_gev",)
+        self.requires = weighting.required(self.weights)
         # every strength >= 0 and every mass >= 0 is covered (fast.py: beyond-grid behaviour)
         self.domain = {k: (0.0, np.inf) for k in self.requires}
         self.nuisances: tuple[Nuisance, ...] = ()
@@ -151,24 +155,8 @@ class XENONnTLikelihood(Likelihood):
     def strengths(self, observables: Mapping[str, np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(q (n, 4) [universal, k=1..3] in mu_B^2, m (n,) GeV, invalid-point mask (n,))."""
-        missing = [k for k in self.requires if k not in observables]
-        if missing:
-            raise ParameterError(f"{self.name}: observables missing {', '.join(missing)}")
-        cols = [np.atleast_1d(np.asarray(observables[k], dtype=float)) for k in self.requires]
-        try:
-            cols = np.broadcast_arrays(*cols)
-        except ValueError:
-            raise ParameterError(f"{self.name}: observables of different lengths "
-                                 f"{short_repr([c.shape for c in cols])}") from None
-        m = cols[-1].reshape(-1)
-        q = np.zeros((m.size, 4))
-        if self.weights == "universal":
-            q[:, 0] = cols[0].reshape(-1)
-        else:
-            for k in (1, 2, 3):
-                q[:, k] = cols[k - 1].reshape(-1)
-        bad = ~np.isfinite(m) | (m < 0) | np.any(~np.isfinite(q) | (q < 0), axis=1)
-        return np.where(bad[:, None], 0.0, q), np.where(bad, 0.0, m), bad
+        return weighting.strengths(self.weights, observables, self.name,
+                                   self.settings["sin2_theta23"])
 
     def loglike(self, observables: Mapping[str, np.ndarray],
                 nuisances: Mapping[str, np.ndarray] | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ Writes into DIR:
 * ``xenonnt_limits.csv`` (``m_aprime_gev,mu_90_mub``): the XENONnT 90 % C.L. profile limit on a
   flavour-universal moment mu = eps lambda^D vs the dark-photon mass (m = 0 first).
 * ``borexino_limits.csv``: the same for ``BorexinoLikelihood(mode="fast")`` (radiochemical
-  variant), from the same solver (``limits.upper_limit_mub``).
+  variant), from the same solver (``likelihoods.moment_limits.upper_limit_mub``).
 * ``comparison.csv`` and the printed table: both limits at m_A' = 0, 10 keV, 30 keV, 100 keV,
   300 keV, 1 MeV, and the crossover mass above which Borexino is stronger (log-interpolated
   zero of ln(mu_XENONnT / mu_Borexino) on the dense mass grid).
@@ -26,7 +26,7 @@ from globalfit.progress import progress, stage
 
 from . import data
 from .likelihood import XENONnTLikelihood
-from .limits import upper_limit_mub
+from ..moment_limits import upper_limit_mub
 
 BENCHMARK_GEV = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 DENSE_GEV = np.geomspace(1e-6, 1e-1, 61)
