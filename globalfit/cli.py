@@ -223,7 +223,7 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
     try:
         sampler_opts = cfg.sampler
         pool = make_pool("mpi" if mpi else sampler_opts["pool"],
-                         sampler_opts.get("n_processes"))
+                         sampler_opts.get("n_processes"), sampler_opts.get("min_task_ms", 2.0))
         if isinstance(pool, MPIPool) and not pool.is_master:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)

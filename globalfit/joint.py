@@ -131,6 +131,31 @@ class JointPosterior:
     def ndim(self) -> int:
         return self.priors.ndim
 
+    def start_points(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``(n, ndim)`` starting points for samplers that start from points: prior draws,
+        with the nuisance columns of every likelihood that offers
+        :meth:`~likelihoods.base.Likelihood.nuisance_start` replaced by its draws (clipped
+        into the prior's support). The log-posterior may still be -inf at some of them: the
+        sampler redraws those."""
+        theta = self.priors.sample(rng, n)
+        names = list(self.names)
+        for label, like in self.likelihoods.items():
+            draws = like.nuisance_start(rng, n)
+            if not draws:
+                continue
+            for nu in like.nuisances:
+                col = nuisance_parameter_name(label, nu)
+                if nu.name not in draws or col not in names:
+                    continue
+                prior = self.priors[col]
+                lo, hi = prior.low, prior.high
+                x = np.asarray(draws[nu.name], dtype=float)
+                if prior.kind in ("uniform", "log-uniform"):   # open support: stay inside
+                    pad = 1e-9 * (hi - lo)
+                    x = np.clip(x, lo + pad, hi - pad)
+                theta[:, names.index(col)] = x
+        return theta
+
     def _parameter_values(self, theta_ok: np.ndarray) -> dict[str, np.ndarray]:
         """Name -> ``(n_ok,)`` values at the prior-accepted points: sampled parameters as
         contiguous rows of one transposed copy (elementwise work on strided columns is

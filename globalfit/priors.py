@@ -191,10 +191,12 @@ class PriorSet:
         return z
 
     def from_sampling(self, z: np.ndarray) -> np.ndarray:
-        """Sampler coordinates -> parameters (inverse of :meth:`to_sampling`)."""
+        """Sampler coordinates -> parameters (inverse of :meth:`to_sampling`); a proposal far
+        outside the prior box may overflow to inf, which the prior then rejects."""
         theta = np.array(z, dtype=float, copy=True)
         cols = self._log_columns()
-        theta[..., cols] = np.exp(theta[..., cols])
+        with np.errstate(over="ignore"):
+            theta[..., cols] = np.exp(theta[..., cols])
         return theta
 
     def log_jacobian(self, z: np.ndarray) -> np.ndarray:

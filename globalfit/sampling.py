@@ -99,6 +99,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
            doc="auto: MPI under mpirun with > 1 rank, else serial"),
     Option("n_processes", (int, type(None)), None, low=1, high=4096,
            doc="workers of pool: processes (default: CPU count)"),
+    Option("min_task_ms", (int, float), 2.0, low=0.0, high=1e6, unit="ms",
+           doc="a vectorised batch is split over the pool only into blocks of at least this "
+               "much estimated work (0: always split)"),
     Option("progress", (bool, str), "auto", choices=(True, False, "auto"),
            doc="progress bar on a terminal (auto); false: periodic log lines"),
     Option("log_every_s", (int, float), 30.0, low=0.01, high=86400.0, unit="s",

@@ -81,6 +81,15 @@ class Likelihood(ABC):
         """Derived quantities ``{name: (n_points,)}``, keys :attr:`derived_names`."""
         return {}
 
+    def nuisance_start(self, rng: np.random.Generator, n: int
+                       ) -> Mapping[str, np.ndarray] | None:
+        """Optional: ``n`` starting draws of the sampled :attr:`nuisances` near their best fit
+        (``{nuisance name: (n,) array}``, e.g. a Laplace approximation at the no-signal fit),
+        which samplers that start from points (emcee) use instead of prior draws; None
+        (the default): start from the prior. Only where the walkers start changes, never
+        the posterior."""
+        return None
+
     def outside_domain(self, observables: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """Boolean ``(n_points,)`` mask of points with an observable outside :attr:`domain`
         (NaN counts as outside), or None when every point is inside (the common case)."""

@@ -39,15 +39,20 @@ log = logging.getLogger("globalfit.emcee")
 
 def initial_positions(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
                       rng: np.random.Generator, nwalkers: int,
-                      max_rounds: int = 200) -> np.ndarray:
-    """``(nwalkers, ndim)`` prior draws, in sampler coordinates, where ``fn`` is finite
-    (redrawn until so)."""
-    p0 = priors.to_sampling(priors.sample(rng, nwalkers))
+                      max_rounds: int = 200,
+                      draw: Callable[[np.random.Generator, int], np.ndarray] | None = None
+                      ) -> np.ndarray:
+    """``(nwalkers, ndim)`` starting points, in sampler coordinates, where ``fn`` is finite
+    (redrawn until so): ``draw(rng, n)`` parameter points (the posterior's
+    ``start_points``: prior draws, nuisances near their best fit) or prior draws."""
+    def sample(n: int) -> np.ndarray:
+        return priors.to_sampling(priors.sample(rng, n) if draw is None else draw(rng, n))
+    p0 = sample(nwalkers)
     bad = ~np.isfinite(fn(p0))
     for _ in range(max_rounds):
         if not bad.any():
             return p0
-        p0[bad] = priors.to_sampling(priors.sample(rng, int(bad.sum())))
+        p0[bad] = sample(int(bad.sum()))
         bad[bad] = ~np.isfinite(fn(p0[bad]))
     raise RuntimeError(f"no finite posterior for {int(bad.sum())} of {nwalkers} walkers after "
                        f"{max_rounds} prior draws; is the prior inside the model's domain?")
@@ -201,8 +206,12 @@ def _moves(name: str) -> Any:
 
 def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
               options: dict[str, Any], seed: int, checkpoint: Path, resume: bool = False,
-              stop: StopFlag | None = None) -> SamplerResult:
-    """Run (or resume) emcee on the vectorised log-posterior ``fn``.
+              stop: StopFlag | None = None,
+              draw: Callable[[np.random.Generator, int], np.ndarray] | None = None
+              ) -> SamplerResult:
+    """Run (or resume) emcee on the vectorised log-posterior ``fn``; walkers start at
+    ``draw(rng, nwalkers)`` (parameter space; default prior draws), see
+    :func:`initial_positions`.
 
     ``options`` are the resolved ``sampler`` section of the config (docs/fitting.md).
     """
@@ -224,7 +233,7 @@ def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
         else:
             out.open_new(nwalkers, ndim)
             rng = np.random.default_rng(seed)
-            p0 = initial_positions(fn, priors, rng, nwalkers)
+            p0 = initial_positions(fn, priors, rng, nwalkers, draw=draw)
             random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
             state = emcee.State(p0, random_state=random_state)
         sampler = emcee.EnsembleSampler(nwalkers, ndim, fn, vectorize=True, backend=backend,
@@ -378,6 +387,7 @@ class EmceeSampler(Sampler):
     def run(self, posterior: Any, options: dict[str, Any], checkpoint: Path, resume: bool,
             seed: int, pool: Any, stop: StopFlag) -> SamplerResult:
         fn = ChunkedFunction(handle(posterior, "log_posterior_sampling"), pool)
-        result = run_emcee(fn, posterior.priors, options, seed, checkpoint, resume, stop)
+        result = run_emcee(fn, posterior.priors, options, seed, checkpoint, resume, stop,
+                           draw=posterior.start_points)
         result.rejections = dict(fn.counts)
         return result

@@ -113,11 +113,15 @@ def signal_basis(p: ResponseParams, flux_model: str,
     t, mm = mm_inputs(flux_model)
     r_k = taylor_basis(lambda ds, dr: response_matrix_t(t, edges, p, ds, dr))   # (6, nb, nt)
     vec = fold.propagated(mm.reshape(-1, len(t)), t, SIGNAL_MASSES_GEV)          # (20, nt, nm)
-    fam = np.einsum("kbt,vtm->bkvm", r_k, vec).reshape(len(edges) - 1, -1)
+    nk, nb, nt = r_k.shape
+    # one BLAS product (6 nb, nt) @ (nt, 20 nm) instead of an einsum: same sums, ~50x faster
+    fam = (r_k.reshape(nk * nb, nt) @ vec.reshape(-1, nt, vec.shape[-1]).transpose(1, 0, 2)
+           .reshape(nt, -1)).reshape(nk, nb, -1).transpose(1, 0, 2).reshape(nb, -1)
     norms = np.linalg.norm(fam, axis=0)
     fam = fam[:, norms > 0] / norms[norms > 0]
     u, sv, _ = np.linalg.svd(fam, full_matrices=False)
     rank = int(np.sum(sv > rel_tol * sv[0]))
     u = u[:, :rank]
-    w = np.einsum("br,kbt->krt", u, r_k)
+    w = np.ascontiguousarray((u.T @ r_k.transpose(1, 0, 2).reshape(nb, -1))
+                             .reshape(-1, nk, nt).transpose(1, 0, 2))
     return {"U": u, "W": w, "t_sig": t, "mm": mm}
