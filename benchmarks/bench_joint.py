@@ -11,7 +11,13 @@ before numpy is imported). Measured, each as the best of ``repeat`` timings:
   likelihood's ``loglike``.
 * ``matmul_floor``: the bare numpy matrix products of the Borexino full mode (same shapes,
   float64, C-contiguous) for a 2048-point block: the floor set by the response products.
-* ``reference_signal``: the Borexino magnetic-moment signal with the dark-photon propagator
+* ``per_point_calls``: the same ``log_posterior`` called one point at a time (a ``log_prob``
+  loop, Cobaya's one-point interface): the baseline the batch throughput is compared with.
+* ``naive_borexino_full``: a straightforward per-point numpy implementation of the Borexino
+  full-mode deviance with the same precomputed matrices (checked against the vectorised one).
+* ``stream_floor``: the memory bandwidth of one core (a float64 array copy).
+* ``reference_signal`` (an accuracy cross-check, not a speed baseline; not run by ``main``):
+  the Borexino magnetic-moment signal with the dark-photon propagator
   computed the way one first writes it, one point at a time with ``scipy.integrate.quad``:
   for every N_h bin, an integral over the recoil energy T of P(T, m)^2 x the bin response
   x the moment spectrum, itself an integral over the neutrino energy E of the solar
@@ -140,6 +146,73 @@ def matmul_floor(post: Any, block: int = 2048, repeat: int = 7) -> dict[str, flo
             "gflops": 2.0 * block * (nk * n_lin * nb + nk * r * nt + nb * r) / total / 1e9}
 
 
+# --- honest baselines: per-point evaluation ------------------------------------------
+def per_point_calls(post: Any, n: int = 300, seed: int = 1) -> float:
+    """Points/s of the same ``log_posterior`` called one point at a time (what a plain
+    ``log_prob`` loop or Cobaya's one-point likelihood interface does)."""
+    theta = draw_points(post, n, np.random.default_rng(seed))
+
+    def loop() -> None:
+        for i in range(n):
+            post.log_posterior(theta[i:i + 1])
+    return n / best_time(loop, repeat=3)
+
+
+def naive_borexino_full(post: Any, n: int = 300, seed: int = 2) -> dict[str, float]:
+    """A straightforward per-point numpy implementation of the Borexino full-mode deviance
+    with the same precomputed matrices (Taylor-expanded templates ``lin``, the reduced signal
+    basis ``U``, ``W``): for each point, one (13, 858) template combination, the 210Po peak on
+    every bin, the signal U (W_k (M P^2)) and the Baker-Cousins deviance. Checked against the
+    vectorised ``chi2_vectorised``; returns its points/s and the largest difference."""
+    from likelihoods.borexino.likelihood import PARAMS
+    from likelihoods.borexino.model import baker_cousins_deviance
+    from likelihoods.borexino.parameters import I_DR, I_DS, I_PO, N_LIN
+    from likelihoods.borexino.response import taylor_coefficients
+    from likelihoods.solar import fold
+
+    like = post.likelihoods["borexino"]
+    model = like.model
+    theta_all = draw_points(post, n, np.random.default_rng(seed))
+    cols = [post.names.index(f"borexino.{p}") for p in PARAMS]
+    th = theta_all[:, cols]
+    rng = np.random.default_rng(seed)
+    q = np.zeros((n, 4))
+    q[:, 0] = 10 ** rng.uniform(-23, -21, n)
+    m = 10 ** rng.uniform(-5, -2, n)
+    s = model.sig
+    nk = len(model.lin)
+    lin_flat = model.lin
+
+    def one(i: int) -> float:
+        t = th[i]
+        g = taylor_coefficients(t[I_DS:I_DS + 1], t[I_DR:I_DR + 1])[:nk, 0]
+        tmpl = np.tensordot(g, lin_flat, axes=1)                         # (13, nb)
+        nu = t[:N_LIN] @ tmpl + t[I_PO] * model.po210(t[None])[0]
+        f = t[:5] / model.ssm_rates
+        mm = np.tensordot(f[:, None] * q[i][None, :], s["mm"], axes=2)   # (nt,)
+        v = mm * fold.propagator_squared(s["t"], np.array([m[i]]))[:, 0]
+        z = np.tensordot(g, s["W"][:nk] @ v, axes=1)                     # (r,)
+        nu = nu + s["U"] @ z
+        return float(baker_cousins_deviance(nu, model.n)) + float(model.constraint.chi2(t))
+
+    naive = np.array([one(i) for i in range(n)])
+    vec = model.chi2_vectorised(th, q, m)
+    diff = float(np.max(np.abs(naive - vec) / np.abs(vec)))
+    rate = n / best_time(lambda: [one(i) for i in range(n)], repeat=3)
+    vec_rate = n / best_time(lambda: model.chi2_vectorised(th, q, m), repeat=3)
+    return {"naive_points_per_s": rate, "vectorised_points_per_s_same_points": vec_rate,
+            "max_rel_diff": diff}
+
+
+def stream_floor(n_bytes: int = 400_000_000) -> float:
+    """Memory bandwidth (GB/s) of this core: best time of a float64 array copy (read + write
+    of ``n_bytes`` each), for the fast mode's bytes-per-point comparison."""
+    a = np.ones(n_bytes // 8)
+    b = np.empty_like(a)
+    t = best_time(lambda: np.copyto(b, a), repeat=5)
+    return 2.0 * n_bytes / t / 1e9
+
+
 # --- per-point reference of the Borexino signal ---------------------------------------
 def reference_signal_counts(mu2_mub2: float, m_gev: float, bins: np.ndarray,
                             like: Any) -> np.ndarray:
@@ -249,7 +322,9 @@ def main(quick: bool = False) -> dict[str, Any]:
     results["full"] = joint_throughput(full, full_batches, repeat)
     results["full_modules"] = module_breakdown(full, full_batches[-1], repeat)
     results["floor"] = matmul_floor(full)
-    results["reference"] = reference_signal(n_bins=3 if quick else 6)
+    results["per_point"] = {"fast": per_point_calls(fast), "full": per_point_calls(full)}
+    results["naive_full"] = naive_borexino_full(full)
+    results["stream_gb_s"] = stream_floor()
     for key in ("fast", "full"):
         print(f"{key} mode: " + ", ".join(f"{n}: {r:.3g}" for n, r in results[key].items())
               + " points/s")
@@ -258,10 +333,11 @@ def main(quick: bool = False) -> dict[str, Any]:
     fl = results["floor"]
     print(f"full-mode matmul floor: {fl['points_per_s']:.3g} points/s "
           f"({fl['gflops']:.1f} GFLOP/s; {fl['shapes']})")
-    ref = results["reference"]
-    print(f"per-point quad reference: {ref['ref_s_per_point']:.3g} s/point, vectorised "
-          f"{ref['vec_s_per_point']:.3g} s/point, speed-up {ref['speedup']:.3g} "
-          f"(max rel. diff {ref['max_rel_diff']:.2g} in {ref['n_bins_timed']} bins)")
+    pp, nv = results["per_point"], results["naive_full"]
+    print(f"one point per call: fast {pp['fast']:.3g}, full {pp['full']:.3g} points/s; "
+          f"naive per-point Borexino full mode {nv['naive_points_per_s']:.3g} points/s "
+          f"(max rel. diff {nv['max_rel_diff']:.1e}); memory stream "
+          f"{results['stream_gb_s']:.1f} GB/s")
     return results
 
 

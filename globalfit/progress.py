@@ -81,10 +81,15 @@ class _Plain:
     def set_status(self, text: str) -> None:
         self.status = text
 
-    def close(self) -> None:
+    def close(self, stopped: bool = False) -> None:
         if not _STATE["quiet"]:
             status = f" ({self.status})" if self.status else ""
-            log.info("%s: done in %.1f s%s", self.desc, time.monotonic() - self.t0, status)
+            if stopped:
+                done = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+                log.info("%s: stopped after %.1f s (%s %ss)%s", self.desc,
+                         time.monotonic() - self.t0, done, self.unit, status)
+            else:
+                log.info("%s: done in %.1f s%s", self.desc, time.monotonic() - self.t0, status)
 
 
 class _Bar:
@@ -119,7 +124,8 @@ class _Silent:
 @contextlib.contextmanager
 def progress(total: int | None, desc: str, unit: str = "step") -> Iterator[Any]:
     """A progress reporter for ``total`` parts (None: unknown); ``.update(n)``,
-    ``.set_status(text)``. Closed (with the wall time logged) on exit, also on an error."""
+    ``.set_status(text)``. Closed on exit with the wall time logged ("done in", or
+    "stopped after" when an error or a signal ends it)."""
     if _STATE["quiet"]:
         bar: Any = _Silent()
         yield bar
@@ -136,8 +142,10 @@ def progress(total: int | None, desc: str, unit: str = "step") -> Iterator[Any]:
     bar = _Plain(total, desc, unit)
     try:
         yield bar
-    finally:
-        bar.close()
+    except BaseException:
+        bar.close(stopped=True)
+        raise
+    bar.close()
 
 
 @contextlib.contextmanager

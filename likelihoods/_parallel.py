@@ -46,6 +46,13 @@ def _mpi_initialised() -> bool:
 _FN: list[Callable[[Any], Any]] = []
 
 
+def _worker_init() -> None:
+    """Workers die quietly when the pool is terminated (the parent handles the signals)."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _call(item: tuple[int, Any]) -> tuple[int, Any]:
     index, task = item
     return index, _FN[0](task)
@@ -64,7 +71,7 @@ def map_rows(fn: Callable[[Any], Any], tasks: Sequence[Any],
     import multiprocessing
     _FN[:] = [fn]
     try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_worker_init) as pool:
             for item in pool.imap_unordered(_call, list(enumerate(tasks))):
                 yield item
                 if on_done is not None:
