@@ -31,12 +31,16 @@ def emcee_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_run_directory_contents(emcee_run: Path) -> None:
     names = {p.name for p in emcee_run.iterdir()}
-    assert {"posterior.nc", "config.yaml", "manifest.json", "summary.csv", "summary.txt",
-            "corner.png", "trace.png", "checkpoint.h5"} <= names
-    for png in ("corner.png", "trace.png"):
+    assert {"posterior.nc", "config.yaml", "manifest.json", "summary.csv", "summary.md",
+            "corner.png", "corner_physics.png", "trace.png", "checkpoint.h5",
+            "emcee_toy.txt", "emcee_toy.paramnames", "emcee_toy.ranges"} <= names
+    for png in ("corner.png", "corner_physics.png", "trace.png"):
         assert (emcee_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((emcee_run / "manifest.json").read_text())
+    # a fixed-length run: complete, exit 0, and no convergence claim
     assert manifest["status"] == "complete" and manifest["seed"] == 7
+    assert manifest["convergence"]["verdict"] == "no claim"
+    assert manifest["convergence"]["sampler_rule_met"] is None
     assert manifest["sampler"]["n_steps"] == 120 and manifest["sampler"]["n_walkers"] == 8
     assert manifest["packages"]["emcee"] and manifest["wall_time_s"] > 0
     assert manifest["parameters"] == ["x", "y", "a.shift"]
