@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .convergence import Convergence, assess
+from .convergence import Convergence, assess, fmt_number
 from .evidence import no_signal_lnl
 from .output import build_inference_data, posterior_columns, summary_table, write_json
 from .plots import corner_plot, trace_plot
@@ -79,13 +79,9 @@ def finish_run(cfg: Any, result: Any, manifest: dict[str, Any], t_start: float,
     manifest["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json(manifest_path, manifest)
     log.info("done in %.1f s (%s): max R-hat %s, min bulk ESS %s -> %s", manifest["wall_time_s"],
-             conv.verdict, _fmt(conv.max_r_hat, ".4f"), _fmt(conv.min_ess_bulk, ".0f"), run_dir)
+             conv.verdict, fmt_number(conv.max_r_hat, ".4f"),
+             fmt_number(conv.min_ess_bulk, ".0f"), run_dir)
     return conv.exit_code
-
-
-def _fmt(x: float | None, spec: str) -> str:
-    from .convergence import fmt_number
-    return fmt_number(x, spec)
 
 
 def _global_attrs(manifest: Mapping[str, Any]) -> dict[str, Any]:

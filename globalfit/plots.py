@@ -4,7 +4,11 @@ They take the run's groups as written by globalfit.output or as read back by
 ``arviz.from_netcdf`` (ArviZ 0.x InferenceData or 1.x DataTree) and use only numpy,
 matplotlib and corner, so they do not depend on the ArviZ version.
 
-Parameters with a log-uniform prior are shown as log10 of the value.
+Parameters with a log-uniform prior are shown as log10 of the value; the caller passes the
+axis labels with units (:func:`globalfit.quantities.axis_label`). The corner plots mark the
+median and 16/84 % quantiles and draw the 68 and 95 % credible contours over the draws
+(a note in the figure says so); ``corner_physics.png`` is :func:`corner_plot` of the physics
+quantities chosen by :mod:`globalfit.finish`.
 """
 from __future__ import annotations
 

@@ -10,10 +10,13 @@ quantities spanning decades): the one-sided 90 % and 95 % credible upper bounds 
 (16 to 84 % quantiles).
 
 Prior-dominated: the posterior standard deviation is more than :data:`PRIOR_DOMINATED`
-times the prior's, both in the quantity's scale. The prior's is exact for a sampled
-parameter (:func:`globalfit.quantities.prior_sd`); for a derived quantity it is that of the
-prior predictive (the quantity at prior draws). Such a quantity is mostly where the prior
-puts it: its interval would restate the prior, its upper bounds may still be set by data.
+= 1/sqrt(2) times the prior's, both in the quantity's scale. For a Gaussian prior (sd s_p)
+and a Gaussian likelihood (sd s_L) the posterior sd is (s_p^-2 + s_L^-2)^-1/2, which exceeds
+s_p / sqrt(2) exactly when s_L > s_p: the prior then carries more information than the
+data. The prior's sd is exact for a sampled parameter (:func:`globalfit.quantities.prior_sd`);
+for a derived quantity it is that of the prior predictive (the quantity at prior draws).
+Such a quantity is mostly where the prior puts it: its interval would restate the prior,
+its upper bounds may still be set by data.
 
 Quantities identical at every draw are left out of the tables and listed in one line.
 """
@@ -28,8 +31,8 @@ from .convergence import Convergence, fmt_number
 from .evidence import NoSignal, bayes_factor
 from .quantities import Quantity, in_scale, prior_sd, text_label, unit_latex
 
-#: posterior sd / prior sd above which a quantity counts as prior-dominated
-PRIOR_DOMINATED = 0.5
+#: posterior sd / prior sd above which a quantity counts as prior-dominated (module docstring)
+PRIOR_DOMINATED = float(1.0 / np.sqrt(2.0))
 #: derived quantities listed first, in this order (then every likelihood extra)
 KEY_QUANTITIES = ("mu_eff_mub", "lam2_1_mub2", "lam2_2_mub2", "lam2_3_mub2", "br_mu_e_gamma",
                   "br_tau_e_gamma", "br_tau_mu_gamma", "br_inv", "delta_n_nu")
@@ -79,9 +82,10 @@ class PhysicsSummary:
     # ---- rendering ----------------------------------------------------------------------
     def _prior_line(self) -> str:
         names = ", ".join(self.prior_dominated) or "none"
-        return (f"prior-dominated (posterior sd > {PRIOR_DOMINATED:g} x prior sd in the "
-                f"quantity's scale; prior-predictive sd for derived quantities; no 68 % "
-                f"interval shown): {names}")
+        return (f"prior-dominated (posterior sd > 1/sqrt(2) = {PRIOR_DOMINATED:.3f} x prior sd "
+                f"in the quantity's scale, i.e. for Gaussians the data are wider than the "
+                f"prior; prior-predictive sd for derived quantities; no 68 % interval shown): "
+                f"{names}")
 
     def _constant_line(self) -> str:
         items = [f"{n} = {v:.6g}{'' if u in ('', '1') else ' ' + u}"

@@ -70,9 +70,12 @@ def test_summary_numbers_are_the_draws_quantiles(fixed_run: tuple[Path, str]) ->
     assert cells[1] == "linear" and cells[2] == "prior-dominated"
     assert cells[4] == f"{np.percentile(y, 95):.4g}"
     assert float(cells[8]) == pytest.approx(np.std(y, ddof=1) / (10 / np.sqrt(12)), abs=0.006)
-    assert float(cells[8]) > 0.5
+    assert float(cells[8]) > 1 / np.sqrt(2)
+    assert float(_md_row(text, "x")[8]) < 1 / np.sqrt(2)
     line = next(ln for ln in text.splitlines() if ln.startswith("prior-dominated"))
-    assert "posterior sd > 0.5 x prior sd" in line and " y" in line and "x," not in line
+    assert "posterior sd > 1/sqrt(2) = 0.707 x prior sd" in line
+    named = set(line.rsplit(": ", 1)[1].split(", "))
+    assert {"y", "toy_y"} <= named and not {"x", "toy_x"} & named
 
 
 def test_summary_drops_constants_and_never_prints_nan(fixed_run: tuple[Path, str]) -> None:
@@ -299,3 +302,84 @@ def test_dynesty_maxiter_cap_then_resume_equals_a_straight_run(tmp_path: Path) -
     assert run(tmp_path / "a", None, resume=True) == 0
     final = json.loads((tmp_path / "a/chains/dcap/manifest.json").read_text())
     assert final["sampler"]["n_iterations"] > 151 and not final["sampler"]["stopped_at_maxiter"]
+
+
+# ---- evidence and the no-signal model ----------------------------------------------------------
+def test_no_signal_values_of_the_shipped_likelihoods() -> None:
+    from globalfit.evidence import no_signal_lnl
+    from likelihoods import likelihood_class
+    likes = {name: likelihood_class(name).from_options({})
+             for name in ("na64", "babar", "meg", "tau_e_gamma", "lep")}
+    # spectators: masses, BR_inv, widths at which the signal would not vanish by itself
+    rng = np.random.default_rng(3)
+    spectators = {"m_aprime_gev": 10 ** rng.uniform(-2.9, 0, 16),
+                  "br_inv": rng.uniform(0, 1, 16), "gamma_total_gev": 10 ** rng.uniform(-9, -3, 16)}
+    ns = no_signal_lnl(likes, spectators)
+    # each is defined as a ratio to no signal: exactly 0 there (LEP: the SM, heavy E)
+    assert ns.values == {"na64": 0.0, "babar": 0.0, "meg": 0.0, "tau_e_gamma": 0.0, "lep": 0.0}
+    assert ns.total == 0.0 and ns.undefined == {}
+
+
+def test_no_signal_is_not_invented() -> None:
+    from globalfit.evidence import bayes_factor, no_signal_lnl
+    from conftest import GaussLikelihood
+    from likelihoods import likelihood_class
+    sampled = likelihood_class("na64").from_options({"background": "sampled"})
+    toy = GaussLikelihood(observable="toy_x", center=1.0, width=0.5)
+    ns = no_signal_lnl({"na64": sampled, "toy": toy, "meg": likelihood_class("meg")()},
+                       {"m_aprime_gev": np.full(4, 0.05), "br_inv": np.ones(4),
+                        "toy_x": np.array([0.0, 1.0, 2.0, 3.0])})
+    assert ns.values == {"meg": 0.0} and ns.total is None
+    assert "sampled" in ns.undefined["na64"]                    # free nuisance: no value
+    assert "depends on toy_x" in ns.undefined["toy"]            # not a signal strength
+    bf = bayes_factor(-3.0, 0.1, ns)
+    assert bf["ln_b"] is None and set(bf["undefined"]) == {"na64", "toy"}
+
+
+def test_nested_run_reports_evidence_and_bayes_factor(tmp_path: Path) -> None:
+    """dynesty on the default fit's likelihoods with eps and y0 sampled: ln Z_0 is
+    Borexino's profiled SM ln L (NA64, BaBar, MEG are 0 at no signal) and ln B = ln Z - ln Z_0."""
+    import yaml
+    from globalfit.config import load_config
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "fit.yaml").read_text())
+    raw["parameters"].update({"m_aprime_gev": "20 MeV", "g_d": 0.1, "alpha": 1.0})
+    raw["sampler"] = {"name": "dynesty", "nlive": 60, "dlogz": 1.0, "progress": False,
+                      "pool": "serial"}
+    raw["output"] = {"name": "nest", "directory": "chains", "plots": False}
+    raw.pop("limits")
+    path = write_config(tmp_path, raw)
+    assert main(["fit", "--config", str(path), "--quiet"]) == 0
+    run = tmp_path / "chains" / "nest"
+    manifest = json.loads((run / "manifest.json").read_text())
+    ev = manifest["summary"]["evidence"]
+    lnl_sm = load_config(path).likelihoods["borexino"].fast.lnl_sm
+    assert ev["logz"] == manifest["sampler"]["logz"] and ev["ln_z0"] == pytest.approx(lnl_sm)
+    assert ev["ln_b"] == pytest.approx(ev["logz"] - lnl_sm) and ev["undefined"] == {}
+    text = (run / "summary.md").read_text()
+    assert f"ln Z = {ev['logz']:.3f} +- {ev['logzerr']:.3f}" in text
+    assert f"ln B = {ev['ln_b']:.3f} +- {ev['logzerr']:.3f}" in text
+    # the GetDist chain holds the weighted nested samples
+    getdist = pytest.importorskip("getdist")
+    samples = getdist.loadMCSamples(str(run / "nest"), no_cache=True)
+    nested = az.from_netcdf(run / "posterior.nc")["nested_samples"]
+    w = np.exp(np.asarray(nested["log_weight"]))
+    assert samples.weights.sum() == pytest.approx(1.0, rel=1e-9)
+    assert samples.mean("eps") == pytest.approx(np.average(np.asarray(nested["eps"]),
+                                                           weights=w), rel=1e-9)
+
+
+def test_nautilus_maxcall_cap_then_resume_completes(tmp_path: Path) -> None:
+    pytest.importorskip("nautilus")
+    tiny = {"name": "nautilus", "n_live": 60, "n_networks": 1, "n_eff": 300.0}
+    cfg = run_config("ncap", {**tiny, "maxcall": 200}, plots=False)
+    path = write_config(tmp_path, cfg)
+    assert main(["fit", "--config", str(path), "--quiet"]) == 3
+    run = tmp_path / "chains" / "ncap"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "not converged" and not manifest["sampler"]["converged"]
+    calls = manifest["sampler"]["n_calls"]
+    write_config(tmp_path, run_config("ncap", {**tiny, "maxcall": None}, plots=False))
+    assert main(["fit", "--config", str(path), "--resume", "--quiet"]) == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["sampler"]["converged"] and manifest["status"] == "complete"
+    assert manifest["sampler"]["n_calls"] > calls and manifest["sampler"]["resumed"]
