@@ -46,8 +46,9 @@ def _columns(idata: Any, names: list[str], log_names: set[str],
 SMOOTH = 2.0
 BINS = 24
 #: what the marks of :func:`corner_plot` mean (printed in the figure)
-CORNER_NOTE = ("dots: posterior draws; contours: 68 % and 95 % credible regions;\n"
-               "dashed lines and titles: median and 16-84 % quantiles")
+CORNER_NOTE = ("dots: posterior draws; contours: 68 % and 95 % credible regions (not well "
+               "defined where the posterior is flat, i.e. prior-dominated); dashed lines and "
+               "titles: median and 16-84 % quantiles")
 
 
 def corner_plot(idata: Any, names: list[str], path: Path, log_names: set[str] = frozenset(),
