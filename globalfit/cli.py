@@ -3,8 +3,11 @@
 ``globalfit limits ...`` and ``globalfit validate ...`` are handed to the ``main`` of
 globalfit.limits and globalfit.validate.
 
-Exit status: 0 done, 2 bad input (one line on stderr naming file and key), 128 + signal
-number when stopped by SIGTERM/SIGINT after writing a checkpoint. Under ``mpirun -n N`` every
+Exit status: 0 done (converged, or a fixed-length run that makes no convergence claim),
+2 bad input (one line on stderr naming file and key), 3 stopped at the sampler's cap before
+converging (:data:`globalfit.convergence.EXIT_NOT_CONVERGED`; the outputs are written with
+``"status": "not converged"`` and ``--resume`` with a larger cap continues the chain),
+128 + signal number when stopped by SIGTERM/SIGINT after writing a checkpoint. Under ``mpirun -n N`` every
 rank runs this same code: all validate the config, rank 0 drives the sampler and writes the
 output, the other ranks evaluate blocks of the vectorised posterior.
 """
@@ -259,10 +262,14 @@ def _warm_up(cfg: Any, comm: Any, rank: int) -> None:
 
 
 def _run(cfg: Any, decision: str, pool: Any) -> int:
+    """Run the sampler into ``cfg.run_dir`` and hand its result to
+    :func:`globalfit.finish.finish_run`; the exit status (module docstring)."""
+    import hashlib
+
     import yaml
 
-    from .output import (build_inference_data, git_commit, package_versions, summary_table,
-                         write_json)
+    from .finish import finish_run
+    from .output import git_commit, package_versions
     from .sampling import StopFlag, load
 
     t_start = time.time()
@@ -270,10 +277,12 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     resume = decision == "resume"
-    if not resume:
-        tmp = run_dir / (CONFIG_NAME + ".tmp")
-        tmp.write_text(yaml.safe_dump(cfg.resolved, sort_keys=False))
-        os.replace(tmp, run_dir / CONFIG_NAME)
+    # on --resume too: only changes compatible with the checkpoint get here (caps, stopping
+    # rules, logging), and the run is then the one this config describes
+    config_text = yaml.safe_dump(cfg.resolved, sort_keys=False)
+    tmp = run_dir / (CONFIG_NAME + ".tmp")
+    tmp.write_text(config_text)
+    os.replace(tmp, run_dir / CONFIG_NAME)
     opts = cfg.sampler
     sampler = load(opts["name"])()
     checkpoint = checkpoint_path(cfg)
@@ -289,7 +298,6 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
         return 2
     finally:
         stop.restore()
-    rejections = dict(result.rejections)
     if not result.completed:
         print(f"{run_dir}: stopped by signal {stop.signum}; checkpoint saved, continue with "
               "--resume", file=sys.stderr)
@@ -298,6 +306,7 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
     manifest: dict[str, Any] = {
         "run_name": cfg.run_name,
         "config_file": str(cfg.path),
+        "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
         "status": "complete",
         "seed": cfg.seed,
         "resumed": resume,
@@ -307,43 +316,11 @@ def _run(cfg: Any, decision: str, pool: Any) -> int:
         "n_processes": pool.size,
         "pool": type(pool).__name__,
         "sampler": result.stats,
-        "rejections": rejections,
+        "rejections": dict(result.rejections),
         "parameters": list(posterior.names),
         "likelihoods": dict(cfg.labels),
     }
-    idata = build_inference_data(result, posterior,
-                                 attrs={"run_name": cfg.run_name, "seed": cfg.seed,
-                                        "sampler": opts["name"]})
-    tmp = run_dir / "posterior.nc.tmp"
-    idata.to_netcdf(str(tmp))
-    os.replace(tmp, run_dir / "posterior.nc")
-    names = list(posterior.names)
-    table = summary_table(idata, names + [n for n in idata.posterior.data_vars
-                                          if n not in names])
-    table.to_csv(run_dir / "summary.csv", float_format="%.6g")
-    (run_dir / "summary.txt").write_text(table.to_string(float_format=lambda x: f"{x:.4g}")
-                                         + "\n")
-    sampled = table.loc[names]
-    manifest["convergence"] = {
-        "max_r_hat": float(sampled["r_hat"].max()),
-        "min_ess_bulk": float(sampled["ess_bulk"].min()),
-        "min_ess_tail": float(sampled["ess_tail"].min()),
-        "r_hat_below_1.01": bool((sampled["r_hat"] < 1.01).all()),
-        "ess_bulk_at_least_1000": bool((sampled["ess_bulk"] >= 1000).all()),
-    }
-    if cfg.resolved["output"]["plots"]:
-        from .plots import corner_plot, trace_plot
-        log_names = {n for n in names if posterior.priors[n].kind == "log-uniform"}
-        latex = {n: posterior.priors[n].latex for n in names}
-        corner_plot(idata, names, run_dir / "corner.png", log_names, latex)
-        trace_plot(idata, names, run_dir / "trace.png", log_names, latex)
-    manifest["wall_time_s"] = time.time() - t_start
-    manifest["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_json(run_dir / MANIFEST_NAME, manifest)
-    conv = manifest["convergence"]
-    log.info("done in %.1f s: max R-hat %.4f, min bulk ESS %.0f -> %s", manifest["wall_time_s"],
-             conv["max_r_hat"], conv["min_ess_bulk"], run_dir)
-    return 0
+    return finish_run(cfg, result, manifest, t_start, run_dir / MANIFEST_NAME)
 
 
 if __name__ == "__main__":  # python -m globalfit.cli

@@ -47,6 +47,14 @@ class SamplerResult:
     samples ``samples (n, ndim)``, ``log_weight``, ``log_likelihood`` and ``logz``,
     ``logzerr``; ``completed`` is False when the run stopped on a signal; ``rejections``:
     counts of points rejected by reason (prior, model domain, NaN likelihood).
+
+    ``converged``: whether the sampler's own stopping rule was met (``False``: it stopped at
+    its cap, e.g. emcee's ``max_steps``, dynesty's ``maxiter``, nautilus' ``maxcall``;
+    ``None``: a fixed-length run or a sampler without a rule, no convergence claim);
+    ``criterion``: that rule in words (for the run summary); ``chain_stats``: ``(n_chains,)``
+    arrays written to ``sample_stats`` (emcee: per-walker acceptance fraction);
+    ``parameter_stats``: ``(ndim,)`` arrays, one value per sampled parameter (emcee: the
+    integrated autocorrelation time in steps).
     """
     kind: str
     samples: np.ndarray
@@ -54,6 +62,10 @@ class SamplerResult:
     nested: dict[str, Any] | None = None
     completed: bool = True
     rejections: dict[str, int] = field(default_factory=dict)
+    converged: bool | None = None
+    criterion: str = ""
+    chain_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    parameter_stats: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class StopFlag:

@@ -31,12 +31,16 @@ def emcee_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_run_directory_contents(emcee_run: Path) -> None:
     names = {p.name for p in emcee_run.iterdir()}
-    assert {"posterior.nc", "config.yaml", "manifest.json", "summary.csv", "summary.txt",
-            "corner.png", "trace.png", "checkpoint.h5"} <= names
-    for png in ("corner.png", "trace.png"):
+    assert {"posterior.nc", "config.yaml", "manifest.json", "summary.csv", "summary.md",
+            "corner.png", "corner_physics.png", "trace.png", "checkpoint.h5",
+            "emcee_toy.txt", "emcee_toy.paramnames", "emcee_toy.ranges"} <= names
+    for png in ("corner.png", "corner_physics.png", "trace.png"):
         assert (emcee_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((emcee_run / "manifest.json").read_text())
+    # a fixed-length run: complete, exit 0, and no convergence claim
     assert manifest["status"] == "complete" and manifest["seed"] == 7
+    assert manifest["convergence"]["verdict"] == "no claim"
+    assert manifest["convergence"]["sampler_rule_met"] is None
     assert manifest["sampler"]["n_steps"] == 120 and manifest["sampler"]["n_walkers"] == 8
     assert manifest["packages"]["emcee"] and manifest["wall_time_s"] > 0
     assert manifest["parameters"] == ["x", "y", "a.shift"]
@@ -107,6 +111,11 @@ def test_dynesty_run_writes_nested_group(tmp_path: Path) -> None:
     w = np.exp(nested["log_weight"].values)
     assert w.sum() == pytest.approx(1.0, rel=1e-6)
     manifest = json.loads((run / "manifest.json").read_text())
+    # dynesty's dlogz rule was met, but 80 live points give fewer than 1000 effective draws:
+    # complete (resuming would not help), exit 0, with the failing parameters recorded
+    conv = manifest["convergence"]
+    assert manifest["status"] == "complete" and conv["verdict"] == "criteria not met"
+    assert conv["sampler_rule_met"] and all(v["ess_bulk"] < 1000 for v in conv["failing"].values())
     assert nested.attrs["logz"] == pytest.approx(manifest["sampler"]["logz"])
     assert idata.sample_stats.attrs["logzerr"] == pytest.approx(manifest["sampler"]["logzerr"])
     assert idata.posterior["x"].shape[0] == 4          # equal-weight draws split in 4 chains

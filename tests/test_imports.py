@@ -1,6 +1,7 @@
 """The import graph runs one way (docs/architecture.md):
 
-    leaves -> model | likelihoods (never each other) -> joint -> samplers -> output -> config/cli
+    leaves -> model | likelihoods (never each other) -> joint -> samplers -> run description
+    -> output -> run end -> config/cli
 
 Every module of the two packages belongs to exactly one layer of :data:`LAYERS`; a module may
 import modules of its own component or of a lower layer, never of a higher one nor of another
@@ -28,7 +29,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("joint", ("globalfit.joint",)),
     ("sampler interface", ("globalfit.sampling",)),
     ("samplers", ("globalfit.samplers",)),
-    ("output", ("globalfit.output", "globalfit.plots")),
+    # what the quantities of a run are, its convergence verdict, its no-signal reference
+    ("run description", ("globalfit.quantities", "globalfit.convergence",
+                         "globalfit.evidence")),
+    ("output", ("globalfit.output", "globalfit.plots", "globalfit.summary",
+                "globalfit.textchain")),
+    # the end of a run: every output written, the exit status
+    ("run end", ("globalfit.finish",)),
     # the application layer (cli is the entry point)
     ("application", ("globalfit.config", "globalfit.limits", "globalfit.validate",
                      "globalfit.rundir", "globalfit.cachecmd", "globalfit.cli")),

@@ -50,12 +50,14 @@ def test_round_trip_through_arviz_and_xarray(tmp_path, posterior):
     result = _emcee_result(posterior)
     data = build_inference_data(result, posterior, attrs={"run_name": "rt", "seed": 7,
                                                           "sampler": "emcee"})
-    assert isinstance(data, RunData) and set(data) == set(GROUPS)
+    assert isinstance(data, RunData) and set(data) == set(GROUPS) | {"constant_data"}
     path = data.to_netcdf(tmp_path / "posterior.nc")
 
     idata = az.from_netcdf(path)
-    for group in GROUPS:
+    for group in GROUPS + ("constant_data",):
         assert group in idata, group
+    assert float(idata.constant_data["m_gev"]) == 0.3           # the fixed parameter, GeV
+    assert idata.constant_data["m_gev"].attrs["units"] == "GeV"
     np.testing.assert_array_equal(np.asarray(idata.posterior["x"]), result.samples[:, :, 0])
     np.testing.assert_array_equal(np.asarray(idata.posterior["y"]), result.samples[:, :, 1])
     assert np.asarray(idata.posterior["x"]).shape == (4, 300)

@@ -10,6 +10,11 @@ The likelihood and prior transform are passed as :class:`~globalfit.samplers.poo
 handles to the posterior registered in every process, so checkpoints and pool tasks stay
 small. On SIGTERM/SIGINT a static run saves a checkpoint at the next iteration and stops;
 a dynamic run stops and keeps its last periodic checkpoint (``checkpoint_every_s``).
+
+``maxiter`` caps the iterations over all resumptions: a static run that stopped at the cap
+(``SamplerResult.converged`` False) continues on ``--resume`` with a larger ``maxiter`` and
+gives the samples of an uninterrupted run with that cap. A dynamic run that reached its cap
+is not extended (dynesty's dynamic sampler does not continue a finished run).
 """
 from __future__ import annotations
 
@@ -64,9 +69,19 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
     cls = dynesty.DynamicNestedSampler if dynamic else dynesty.NestedSampler
     use_pool = pool if pool is not None and pool.size > 1 else None
     restored = resume and Path(checkpoint).is_file()
+    maxiter = options.get("maxiter")
     if restored:
         sampler = _restore(cls, Path(checkpoint), use_pool, dynamic)
         log.info("resuming nested sampling from %s", checkpoint)
+        if not dynamic:
+            if sampler.added_live:
+                # a static run that ended (at its cap: a converged run is never resumed) holds
+                # its final live points as samples; take them out again so that the loop
+                # continues (dynesty does the same when run_nested is called twice)
+                sampler._remove_live_points()
+            if maxiter is not None:
+                # the cap counts over all resumptions; dynesty's maxiter counts per call
+                maxiter = int(maxiter) - (sampler.it - 1)
     else:
         kwargs = dict(bound=options.get("bound", "multi"), sample=options.get("sample", "auto"),
                       rstate=np.random.default_rng(seed))
@@ -105,7 +120,7 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
         run_kwargs.update(dlogz=options["dlogz"])
     try:
         with sampler_progress(options, None, "dynesty", "iter") as bar:
-            sampler.run_nested(maxiter=options.get("maxiter"), **run_kwargs)
+            sampler.run_nested(maxiter=maxiter, **run_kwargs)
     except _Interrupted:
         completed = False
         log.warning("signal %s: nested-sampling checkpoint in %s", stop.signum, checkpoint)
@@ -141,9 +156,19 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
         "wall_time_sampling_s": time.time() - t0,
     }
     log.info("ln Z = %.3f +- %.3f", logz, logzerr)
+    cap = options.get("maxiter")
+    # dynesty runs maxiter + 1 iterations of a static run before it stops at the cap
+    at_cap = cap is not None and int(res.niter) >= int(cap) + (0 if dynamic else 1)
+    stats["stopped_at_maxiter"] = bool(at_cap)
+    criterion = (f"baseline run to remaining dlogz < {options['dlogz']:g}, then at most "
+                 f"{options['maxbatch']} batches" if dynamic else
+                 f"remaining evidence dlogz < {options['dlogz']:g}")
+    if cap is not None:
+        criterion += f", before the cap maxiter = {cap}"
     # Equal-weight draws are (nearly) independent; split into chains so that ArviZ's
     # split R-hat and ESS can be computed as for MCMC.
-    return SamplerResult(kind="nested", samples=chains, stats=stats, nested=nested)
+    return SamplerResult(kind="nested", samples=chains, stats=stats, nested=nested,
+                         converged=not at_cap, criterion=criterion)
 
 
 class DynestySampler(Sampler):

@@ -318,7 +318,17 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
         "acceptance_fraction": float(np.mean(backend.accepted / max(n_steps, 1))),
         "wall_time_sampling_s": time.time() - t0,
     }
-    return SamplerResult(kind="mcmc", samples=samples, stats=stats, completed=completed)
+    criterion = (f"N > {tau_factor:g} max tau, tau stable to {100 * options['tau_rtol']:g} % "
+                 f"between checks every {check_every} steps, n_walkers (N - burn) / max tau "
+                 f">= {options['min_ess']:g}"
+                 + (f", split R-hat < {options['max_rhat']:g}"
+                    if options.get("max_rhat") is not None else "")
+                 if autocorr else f"fixed length of {max_steps} steps (stop: fixed), no stopping rule")
+    return SamplerResult(
+        kind="mcmc", samples=samples, stats=stats, completed=completed,
+        converged=bool(converged) if autocorr else None, criterion=criterion,
+        chain_stats={"acceptance_fraction": backend.accepted / max(n_steps, 1)},
+        parameter_stats={"autocorr_time": np.asarray(tau, dtype=float)})
 
 
 #: bytes of memory a chain (``nwalkers x max_steps x ndim`` doubles) may take at most:

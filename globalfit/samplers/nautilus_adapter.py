@@ -172,7 +172,12 @@ def run_nautilus(posterior: Any, options: dict[str, Any], seed: int, checkpoint:
                     sampler.n_like, options["n_eff"], n_eff)
     log.info("ln Z = %.3f +- %.3f (N_eff %.0f, %d calls)", logz, logzerr, n_eff,
              sampler.n_like)
-    return SamplerResult(kind="nested", samples=chains, stats=stats, nested=nested)
+    criterion = (f"effective sample size N_eff >= {options['n_eff']:g} after the exploration "
+                 f"(f_live < {options['f_live']:g})")
+    if maxcall is not None:
+        criterion += f", before the cap maxcall = {maxcall}"
+    return SamplerResult(kind="nested", samples=chains, stats=stats, nested=nested,
+                         converged=bool(success), criterion=criterion)
 
 
 class NautilusSampler(Sampler):
