@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = {"emcee", "dynesty", "arviz", "matplotlib", "corner", "mpi4py"}
+HEAVY = {"emcee", "dynesty", "arviz", "matplotlib", "corner", "mpi4py", "contourpy",
+         "hepdata_lib"}   # contourpy, hepdata_lib: the 2-D limits and their HEPData export
 
 #: (layer, components): a component is a module or package prefix. Order = import direction.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -36,7 +37,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "globalfit.textchain")),
     # the end of a run: every output written, the exit status
     ("run end", ("globalfit.finish",)),
-    # the application layer (cli is the entry point)
+    # the application layer (cli is the entry point); globalfit.limits holds its submodules
+    # (settings, planes, grids, contours, exclusion, plane_plot, hepdata, labels, ...)
     ("application", ("globalfit.config", "globalfit.limits", "globalfit.validate",
                      "globalfit.rundir", "globalfit.cachecmd", "globalfit.cli")),
 )

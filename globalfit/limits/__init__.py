@@ -7,7 +7,13 @@ What to use when
   blocks and a ``limits:`` section (grid, methods, curves, eps range, g_D, output;
   docs/limits.md). Module layout: :mod:`.settings` (the section), :mod:`.indirect` (probes
   through the model), :mod:`.terms` (direct moment likelihoods), :mod:`.stats` (one-sided
-  limits), :mod:`.run` (grid, files, command), :mod:`.plot`.
+  limits), :mod:`.run` (grid, files, command), :mod:`.plot` (the figure), :mod:`.labels`
+  (legend names from citations).
+* 2-D exclusions (``limits.plane``): :mod:`.planes` (the section, thresholds),
+  :mod:`.grids` (chi^2 on the (m_A', eps) and (m_A', eps lambda^D) grids, vectorised),
+  :mod:`.contours` (Delta chi^2, boundaries, contour lines, CSV), :mod:`.exclusion` (a run's
+  planes and files), :mod:`.plane_plot` (their figures).
+* ``format: hepdata``: :mod:`.hepdata` (HEPData submission with hepdata_lib).
 * :class:`IndirectProbes`: ln L(mu) of the likelihoods of the model's couplings (NA64, BaBar,
   MEG II) for one (m_A', g_D), eps at fixed mu profiled or marginalised.
 * :class:`BorexinoSpectrumTerm` / :class:`LikelihoodMomentTerm` (the spectral likelihood,
@@ -30,14 +36,18 @@ H. Zhang, arXiv:2603.25704.
 """
 from __future__ import annotations
 
+from .exclusion import Exclusion, exclusions
+from .grids import PlaneGrid, m_eps_grid, m_mu_grid
 from .indirect import IndirectProbes, ModelSetup
+from .planes import PlaneSettings
 from .run import LimitCalculator, compute_curves, main, run_limits, write_outputs
 from .settings import LimitsConfig, from_mapping, load
 from .stats import METHODS, upper_limit
 from .terms import (BorexinoRateTerm, BorexinoSpectrumTerm, LikelihoodMomentTerm, MomentTerm,
                     published_borexino_limit)
 
-__all__ = ["BorexinoRateTerm", "BorexinoSpectrumTerm", "IndirectProbes", "LikelihoodMomentTerm",
-           "LimitCalculator", "LimitsConfig", "METHODS", "ModelSetup", "MomentTerm",
-           "compute_curves", "from_mapping", "load", "main", "published_borexino_limit",
+__all__ = ["BorexinoRateTerm", "BorexinoSpectrumTerm", "Exclusion", "IndirectProbes",
+           "LikelihoodMomentTerm", "LimitCalculator", "LimitsConfig", "METHODS", "ModelSetup",
+           "MomentTerm", "PlaneGrid", "PlaneSettings", "compute_curves", "exclusions",
+           "from_mapping", "load", "m_eps_grid", "m_mu_grid", "main", "published_borexino_limit",
            "run_limits", "upper_limit", "write_outputs"]

@@ -1,8 +1,10 @@
 """The limits grid: every curve at every mass, the files written, and ``globalfit limits``.
 
-``globalfit limits --config fit.yaml [--out DIR] [--method M] [--force] [--quiet]`` reads the
-same config as ``fit`` (docs/limits.md); output: one CSV per curve, ``summary.json``,
-``config.yaml``, ``limits.png``/``.pdf``.
+``globalfit limits --config fit.yaml [--out DIR] [--method M] [--format F] [--force]
+[--quiet]`` reads the same config as ``fit`` (docs/limits.md); output: one CSV per curve,
+``summary.json``, ``config.yaml``, ``limits.png``/``.pdf``, the 2-D exclusions of
+``limits.plane`` (:mod:`.exclusion`) and, with ``format: hepdata``, a HEPData submission
+(:mod:`.hepdata`).
 """
 from __future__ import annotations
 
@@ -19,14 +21,19 @@ import numpy as np
 from ..errors import ConfigError, GlobalFitError
 from ..progress import configure, progress
 from .indirect import IndirectProbes
-from .settings import LimitsConfig, load
+from .labels import legend_label
+from .settings import FORMATS, LimitsConfig, load
 from .stats import METHODS, upper_limit
 from .terms import BorexinoRateTerm, LikelihoodMomentTerm, MomentTerm
 
 log = logging.getLogger("globalfit.limits")
 _REGISTRY_KEY = "globalfit.limits"
-_FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf")
-_CSV_PREFIXES = ("borexino_", "xenonnt_", "indirect_gd", "combined_gd", "br_inv_gd_")
+FIGURE_DATA = "limits_figure.csv"
+"""The curves ``limits.png`` shows, one column each (the README figure's data)."""
+_FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf", FIGURE_DATA,
+                "exclusion_m_eps.png", "exclusion_m_eps.pdf", "exclusion_m_mu.png",
+                "exclusion_m_mu.pdf", "hepdata.tar.gz")
+_CSV_PREFIXES = ("borexino_", "xenonnt_", "indirect_gd", "combined_gd", "br_inv_gd_", "plane_")
 
 
 class LimitCalculator:
@@ -46,10 +53,9 @@ class LimitCalculator:
                 borexino = BorexinoRateTerm(threshold_mev=cfg.rate_threshold_mev)
                 self.direct = {"borexino": borexino}
             else:
-                self.direct = {label: LikelihoodMomentTerm([lk], DIRECT_LABELS.get(label, label))
+                self.direct = {label: LikelihoodMomentTerm([lk])
                                for label, lk in cfg.direct_likelihoods.items()}
-                labels = " + ".join(DIRECT_LABELS.get(k, k) for k in cfg.direct_likelihoods)
-                borexino = LikelihoodMomentTerm(list(cfg.direct_likelihoods.values()), labels)
+                borexino = LikelihoodMomentTerm(list(cfg.direct_likelihoods.values()))
         #: every direct likelihood together (the direct part of the combined curves)
         self.borexino = borexino
 
@@ -152,12 +158,34 @@ def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: 
     (out_dir / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(
         resolved, default=str)), sort_keys=False), encoding="utf-8")
     summary = {"kind": "globalfit limits", "masses_gev": cfg.masses_gev.tolist(),
-               "curves": {k: v.tolist() for k, v in curves.items()}}
+               "curves": {k: v.tolist() for k, v in curves.items()},
+               "plane": cfg.resolved.get("plane")}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     written += [out_dir / "config.yaml", out_dir / "summary.json"]
     from .plot import plot_limits
     written += plot_limits(cfg, curves, out_dir, labels, direct)
+    written.append(write_figure_data(cfg, curves, out_dir / FIGURE_DATA))
     return written
+
+
+def figure_method(cfg: LimitsConfig) -> str:
+    """The method ``limits.png`` shows: profile when computed, else the first one."""
+    return "profile" if "profile" in cfg.methods else cfg.methods[0]
+
+
+def write_figure_data(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], path: Path) -> Path:
+    """``m_aprime_gev`` and one column per curve of ``limits.png`` (its method; column
+    names as the curve files without ``.csv``, e.g. ``combined_gd0.1_profile``), mu_B."""
+    method = figure_method(cfg)
+    keys = [k for k in curves if k.endswith(f"/{method}")]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write(f"# the curves of limits.png ({method}); columns: m_A' in GeV, 90% C.L. "
+                 "upper limits on eps*lambda^D in mu_B\n" + _header(cfg))
+        w = csv.writer(fh)
+        w.writerow(["m_aprime_gev"] + [curve_file(k)[:-4] for k in keys])
+        for i, m in enumerate(cfg.masses_gev):
+            w.writerow([f"{m:.8e}"] + [f"{curves[k][i]:.8e}" for k in keys])
+    return path
 
 
 def _check_out_dir(out_dir: Path, force: bool) -> bool:
@@ -181,15 +209,54 @@ def _check_out_dir(out_dir: Path, force: bool) -> bool:
 
 def _remove_previous(out_dir: Path) -> None:
     """Remove the files an earlier limits output wrote (and nothing else)."""
+    from .hepdata import DIRECTORY, written_files
     for path in out_dir.iterdir():
         if path.is_file() and (path.name in _FIXED_FILES or (
                 path.suffix == ".csv" and path.name.startswith(_CSV_PREFIXES))):
             path.unlink()
+    hep = out_dir / DIRECTORY
+    for path in written_files(hep):
+        path.unlink()
+    if hep.is_dir() and not any(hep.iterdir()):
+        hep.rmdir()
 
 
-#: legend names of the direct probes (label -> experiment and year)
-DIRECT_LABELS: dict[str, str] = {"borexino": "Borexino Phase II",
-                                 "xenonnt": "XENONnT SR0 (2022)"}
+def _sources(cfg: LimitsConfig, calc: LimitCalculator) -> dict[str, tuple[str, str]]:
+    """Curve group -> (legend name, citations) for the HEPData tables."""
+    out = {k: (t.label, getattr(t, "citation", "")) for k, t in calc.direct.items()}
+    lks = list(cfg.setup.likelihoods.values())
+    ind = (" + ".join(legend_label(lk) for lk in lks),
+           "; ".join(str(lk.citation) for lk in lks if lk.citation))
+    out["indirect"] = ind
+    if calc.borexino is not None:
+        out["combined"] = (f"{calc.borexino.label} + {ind[0]}",
+                           "; ".join(c for c in (getattr(calc.borexino, "citation", ""), ind[1])
+                                     if c))
+    return out
+
+
+def _export_hepdata(cfg: LimitsConfig, calc: LimitCalculator, curves: Mapping[str, np.ndarray],
+                    planes: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """The HEPData submission of every curve and contour (:mod:`.hepdata`)."""
+    from . import hepdata
+    fixed = cfg.resolved["fixed"]
+    quals = [(tex, f"{fixed[k] * 1e3:g}", "MeV") for k, tex in
+             (("m_s_gev", "M_S"), ("dm_s_gev", "Delta M_S"), ("m_n_gev", "m_N")) if k in fixed]
+    model = cfg.setup.model.name
+    tables = hepdata.curve_tables(curves, cfg.masses_gev, _sources(cfg, calc), quals, model)
+    for name, ex in planes.items():
+        ps = cfg.plane
+        pq = [("g_D", ps.g_d, "")] + quals
+        if name == "m_eps":
+            pq += [(k, ps.scale * v, "") for k, v in cfg.setup.scale_ref.items()]
+        tables += hepdata.contour_tables(name, ex.lines, ex.grid.labels, ex.grid.citations,
+                                         ps.threshold, ps.dof, pq, model)
+    figures = [out_dir / "limits.png"] + [out_dir / f"exclusion_{n}.png" for n in planes]
+    comment = ("90% C.L. limits on the effective dark transition magnetic moment "
+               "eps*lambda^D of Majorana neutrinos through a dark photon, and 2-D exclusions "
+               f"in (m_A', eps) and (m_A', eps*lambda^D), model {model}; produced by "
+               "globalfit limits (docs/limits.md).")
+    return hepdata.write_hepdata(out_dir, tables, comment, figures)
 
 
 def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
@@ -209,17 +276,22 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
         curves = compute_curves(calc, pool)
     finally:
         pool.close()
+    from .exclusion import exclusions, write_exclusions
+    planes = exclusions(cfg, calc.direct)
     if replace:
         _remove_previous(out_dir)
-    labels = list(cfg.setup.likelihoods)
+    labels = [legend_label(lk) for lk in cfg.setup.likelihoods.values()]
     direct = {k: t.label for k, t in calc.direct.items()}
     write_outputs(cfg, curves, out_dir, fit_resolved, labels, direct)
+    write_exclusions(cfg, planes, out_dir)
+    if cfg.format == "hepdata":
+        _export_hepdata(cfg, calc, curves, planes, out_dir)
     return curves
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``globalfit limits --config FILE [--out DIR] [--method M] [--force] [--quiet]``; exit
-    status 0 done, 2 bad input (one line on stderr)."""
+    """``globalfit limits --config FILE [--out DIR] [--method M] [--format F] [--force]
+    [--quiet]``; exit status 0 done, 2 bad input (one line on stderr)."""
     ap = argparse.ArgumentParser(prog="globalfit limits",
                                  description="90% C.L. limits on eps*lambda^D versus m_A' "
                                              "(reads the fit config and its limits: section)")
@@ -228,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="output directory (default: <limits.output.directory>/<name>)")
     ap.add_argument("--method", choices=METHODS + ("both",), default=None,
                     help="override limits.methods")
+    ap.add_argument("--format", choices=FORMATS, default=None,
+                    help="override limits.format (hepdata: also a HEPData submission)")
     ap.add_argument("--force", action="store_true",
                     help="replace an earlier limits output in the output directory")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
@@ -236,10 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.config is None:
             raise ConfigError("--config: required (the fit config, e.g. fit.yaml)")
-        overrides = None
+        overrides = {}
         if args.method:
-            overrides = {"methods": list(METHODS) if args.method == "both" else [args.method]}
-        fit, cfg = load(args.config, overrides)
+            overrides["methods"] = list(METHODS) if args.method == "both" else [args.method]
+        if args.format:
+            overrides["format"] = args.format
+        fit, cfg = load(args.config, overrides or None)
         out_dir = args.out if args.out is not None else cfg.out_dir
         resolved = {k: v for k, v in fit.resolved.items() if k != "limits"}
         curves = run_limits(cfg, out_dir, force=args.force, fit_resolved=resolved)
@@ -256,5 +332,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["LimitCalculator", "compute_curves", "curve_file", "main", "run_limits",
-           "write_outputs"]
+__all__ = ["FIGURE_DATA", "LimitCalculator", "compute_curves", "curve_file", "figure_method",
+           "main", "run_limits", "write_figure_data", "write_outputs"]

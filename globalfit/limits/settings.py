@@ -9,6 +9,7 @@ naming the file and the key.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,12 +19,15 @@ import numpy as np
 from ..errors import ConfigError
 from ..options import Option, short_repr, suggest, validate_options
 from ..units import parse_quantity
+from . import planes
 from .indirect import ModelSetup
 from .stats import METHODS
 from .terms import is_direct
 
+log = logging.getLogger("globalfit.limits")
 CURVES = ("borexino", "indirect", "combined")
 DIRECT_CHOICES = ("likelihood", "published_rate")
+FORMATS = ("csv", "hepdata")
 AXES = ("m_aprime_gev", "eps", "g_d")
 
 _NUM = (int, float)
@@ -44,6 +48,10 @@ SCHEMA = (
     Option("likelihoods", (dict,), {}, doc="label -> options merged over the fit's block"),
     Option("pool", (dict,), {}, doc="kind (auto|serial|processes|mpi), n_processes"),
     Option("output", (dict,), {}, doc="name, directory"),
+    Option("plane", (dict, type(None)), {}, doc="2-D exclusions (limits.plane, planes.py); "
+                                                "null: none"),
+    Option("format", (str,), "csv", choices=FORMATS,
+           doc="csv: CSV, JSON and figures; hepdata: also a HEPData submission"),
 )
 M_SCHEMA = (Option("low", (str, float), "1 keV", unit="GeV"),
             Option("high", (str, float), "1 GeV", unit="GeV"),
@@ -71,6 +79,8 @@ class LimitsConfig:
     rate_threshold_mev: float = 0.2
     pool: dict = field(default_factory=lambda: {"kind": "serial", "n_processes": None})
     resolved: dict = field(default_factory=dict)
+    plane: planes.PlaneSettings | None = None
+    format: str = "csv"
 
 
 def section(raw: Mapping[str, Any], display: str) -> dict:
@@ -82,7 +92,11 @@ def section(raw: Mapping[str, Any], display: str) -> dict:
 
 
 def merged_likelihoods(raw: Mapping[str, Any], lim: Mapping[str, Any], display: str) -> dict:
-    """The fit's ``likelihoods`` block with ``limits.likelihoods.<label>`` options merged in."""
+    """The fit's ``likelihoods`` block with ``limits.likelihoods.<label>`` options merged in,
+    and ``weights: universal`` for every likelihood that has a ``weights`` option (Borexino,
+    XENONnT) unless ``limits.likelihoods.<label>.weights`` says otherwise: the limits are on
+    the flavour-universal moment, which a likelihood sees directly only with universal
+    weights (with ``weights: mass`` it would be an indirect probe through the model)."""
     block = copy.deepcopy(raw.get("likelihoods"))
     if not isinstance(block, dict):
         return block
@@ -93,7 +107,28 @@ def merged_likelihoods(raw: Mapping[str, Any], lim: Mapping[str, Any], display: 
         if not isinstance(opts, dict) or not isinstance(block[label] or {}, dict):
             raise ConfigError(f"{key}: expected a mapping of options, found {short_repr(opts)}")
         block[label] = {**(block[label] or {}), **opts}
+    for label, entry in block.items():
+        if "weights" in (lim["likelihoods"].get(label) or {}) or not (
+                entry is None or isinstance(entry, dict)) or not _has_weights(entry, label):
+            continue
+        entry = dict(entry or {})
+        if entry.get("weights", "universal") != "universal":
+            log.info("limits: likelihoods.%s.weights: universal (the limits are on the "
+                     "flavour-universal moment; set limits.likelihoods.%s.weights to keep %r)",
+                     label, label, entry["weights"])
+        block[label] = {**entry, "weights": "universal"}
     return block
+
+
+def _has_weights(entry: Mapping[str, Any] | None, label: str) -> bool:
+    """True when the likelihood class of a block entry declares a ``weights`` option (an
+    unknown or broken entry is left to ``globalfit.config.validate`` to report)."""
+    from likelihoods import likelihood_class
+    try:
+        cls = likelihood_class(str((entry or {}).get("type", label)))
+    except Exception:          # reported, with its key, by the config validation
+        return False
+    return any(opt.name == "weights" for opt in cls.options)
 
 
 def _quantity(value: Any, dimension: str, where: str) -> float:
@@ -200,14 +235,24 @@ def parse(fit: Any, lim: Mapping[str, Any], display: str) -> LimitsConfig:
                 "rate_threshold_mev": float(lim["rate_threshold_mev"]),
                 "likelihoods": copy.deepcopy(lim["likelihoods"]), "pool": pool,
                 "output": {"name": name, "directory": str(out["directory"] or
-                                                          fit.resolved["output"]["directory"])}}
+                                                          fit.resolved["output"]["directory"])},
+                "format": lim["format"]}
+    plane = None
+    if lim["plane"] is not None:
+        plane = planes.parse(lim["plane"], f"{where}.plane", m_range=(lo, hi),
+                             m_max=sm.high, eps_range=(float(eps["low"]), float(eps["high"])),
+                             eps_max=specs["eps"].high, g_d=g_d, g_d_max=sg.high,
+                             s_max=float(s_max))
+        if not plane.planes:
+            plane = None
+    resolved["plane"] = plane.resolved if plane else None
     return LimitsConfig(name=name, out_dir=directory / name,
                         masses_gev=np.geomspace(lo, hi, m["n_points"]),
                         g_d=tuple(float(g) for g in g_d),
                         methods=tuple(resolved["methods"]), curves=curves, setup=setup,
                         direct=lim["direct"], direct_likelihoods=direct,
                         rate_threshold_mev=float(lim["rate_threshold_mev"]), pool=pool,
-                        resolved=resolved)
+                        resolved=resolved, plane=plane, format=lim["format"])
 
 
 def from_mapping(raw: Mapping[str, Any], path: str | Path = "limits.yaml",
@@ -241,4 +286,5 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None
     return from_mapping(raw, path, display)
 
 
-__all__ = ["CURVES", "LimitsConfig", "SCHEMA", "from_mapping", "load", "parse", "section"]
+__all__ = ["CURVES", "FORMATS", "LimitsConfig", "SCHEMA", "from_mapping", "load", "parse",
+           "section"]

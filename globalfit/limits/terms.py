@@ -16,17 +16,22 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from ..errors import DataFileError
+from .labels import citations, joined_labels
 
 DIRECT_OBSERVABLES = frozenset({"mu_eff2_mub2", "m_aprime_gev"})
 """A likelihood requiring only these observables is a direct term of the moment."""
 
 
 class MomentTerm(Protocol):
-    """A likelihood of the effective moment: ``loglike(mu_mub (n,), m_aprime_gev) -> (n,)``."""
+    """A likelihood of the effective moment: ``loglike(mu_mub (n,), m_aprime_gev) -> (n,)``
+    with ``m_aprime_gev`` one mass or an array broadcasting with ``mu_mub`` (GeV);
+    ``label`` names it in legends ("Borexino Phase II (2018)"), ``citation`` its data."""
 
     label: str
+    citation: str
 
-    def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float) -> np.ndarray: ...
+    def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float | np.ndarray
+                ) -> np.ndarray: ...
 
 
 def published_limit(experiment: str, key: str = "mu_eff_90_mub") -> tuple[float, str]:
@@ -59,13 +64,17 @@ class LikelihoodMomentTerm:
     """ln L(mu, m) = sum_j ln L_j({mu_eff2_mub2: mu^2, m_aprime_gev: m}) over likelihoods j
     whose ``requires`` lie in :data:`DIRECT_OBSERVABLES` (their nuisances profiled inside)."""
 
-    def __init__(self, likelihoods: Sequence[Any], label: str = "Borexino") -> None:
+    def __init__(self, likelihoods: Sequence[Any], label: str | None = None) -> None:
         self.likelihoods = tuple(likelihoods)
-        self.label = label
+        self.label = joined_labels(self.likelihoods) if label is None else label
+        self.citation = "; ".join(citations(self.likelihoods))
 
-    def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float) -> np.ndarray:
+    def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float | np.ndarray) -> np.ndarray:
+        """ln L (n,) at moments ``mu_mub`` (mu_B) and masses ``m_aprime_gev`` (GeV, one or
+        one per moment)."""
         mu = np.atleast_1d(np.asarray(mu_mub, dtype=float))
-        obs = {"mu_eff2_mub2": mu * mu, "m_aprime_gev": np.full(len(mu), float(m_aprime_gev))}
+        m = np.broadcast_to(np.asarray(m_aprime_gev, dtype=float), mu.shape).copy()
+        obs = {"mu_eff2_mub2": mu * mu, "m_aprime_gev": m}
         out = np.zeros(len(mu))
         with np.errstate(over="ignore"):
             for lk in self.likelihoods:
@@ -83,7 +92,7 @@ class BorexinoSpectrumTerm(LikelihoodMomentTerm):
         from likelihoods.borexino import BorexinoLikelihood
         lk = BorexinoLikelihood(variant=variant, flux_model=flux_model,
                                 **{**options, "mode": "fast", "weights": "universal"})
-        super().__init__([lk], "Borexino Phase-II spectrum")
+        super().__init__([lk])
 
 
 class BorexinoRateTerm:
@@ -99,15 +108,17 @@ class BorexinoRateTerm:
     rate-only approximation: it ignores the change of spectral shape.
     """
 
-    label = "Borexino (published limit, rate recast)"
+    label = "Borexino (2017), published limit recast"
 
     def __init__(self, upper_limit_mub: float | None = None,
                  threshold_mev: float = 0.2) -> None:
         from likelihoods import _stats
         from likelihoods.borexino import recoil
         from likelihoods.borexino.templates import SOLAR
+        published, citation = published_borexino_limit()
+        self.citation = f"{citation} (published limit, recast to a massive mediator)"
         if upper_limit_mub is None:
-            upper_limit_mub = published_borexino_limit()[0]
+            upper_limit_mub = published
         t = recoil.default_t_grid_mev()
         w = recoil.t_grid_weights(t) * (t >= threshold_mev)
         self._t = t
@@ -115,15 +126,22 @@ class BorexinoRateTerm:
         self._norm = float(np.sum(self._density))
         self.sigma = _stats.half_gaussian_sigma_from_ul(upper_limit_mub**2)
 
-    def suppression(self, m_aprime_gev: float) -> float:
-        """S(m) in (0, 1]: the rate above threshold relative to a massless mediator."""
+    def suppression(self, m_aprime_gev: float | np.ndarray) -> float | np.ndarray:
+        """S(m) in (0, 1]: the rate above threshold relative to a massless mediator (a float
+        for one mass, else the shape of ``m_aprime_gev``; each distinct mass computed once)."""
         from likelihoods.solar.xsec import propagator_factor
-        p2 = propagator_factor(self._t, float(m_aprime_gev)) ** 2
-        return float(np.sum(self._density * p2) / self._norm)
+        m = np.asarray(m_aprime_gev, dtype=float)
+        unique, inverse = np.unique(m.ravel(), return_inverse=True)
+        p2 = propagator_factor(self._t[None, :], unique[:, None]) ** 2
+        s = (p2 @ self._density / self._norm)[inverse]
+        return float(s[0]) if m.ndim == 0 else s.reshape(m.shape)
 
-    def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float) -> np.ndarray:
+    def loglike(self, mu_mub: np.ndarray, m_aprime_gev: float | np.ndarray) -> np.ndarray:
+        """ln L (n,) at moments ``mu_mub`` (mu_B) and masses ``m_aprime_gev`` (GeV, one or
+        one per moment)."""
         mu = np.atleast_1d(np.asarray(mu_mub, dtype=float))
-        s = mu * mu * self.suppression(m_aprime_gev)
+        s = mu * mu * self.suppression(np.broadcast_to(np.asarray(m_aprime_gev, float),
+                                                       mu.shape))
         return np.where(mu < 0, -np.inf, -0.5 * (s / self.sigma) ** 2)
 
 
