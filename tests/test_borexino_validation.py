@@ -1,9 +1,12 @@
 """Borexino validation (EXPERIMENTS.md sec. 5; issue acceptance items 1-3).
 
 1. SM-only fit: Baker-Cousins deviance per d.o.f. <= 1.3 over a window reaching N_h <= 150;
-   pp in [114, 154] and 7Be in [45, 52] cpd/100 t.
-2. 90 % C.L. limit on a flavour-universal mu_eff (m_A' = 0, radiochemical) within 0.7-1.4 x
-   2.8e-11 mu_B (Borexino PRD 96 (2017) 091103); profile and Bayesian.
+   pp in [114, 154] (Borexino 134 +- 10, 2 sigma) and 7Be within 3 sigma of Borexino's
+   48.3 +- 1.1 cpd/100 t (measured 51.3, 2.7 sigma: docs/borexino.md, "The 7Be / 210Bi / 85Kr
+   split"; fitted to Borexino's best-fit curve instead, 7Be is 49.5:
+   tests/test_borexino_response_checks.py).
+2. 90 % C.L. limit on a flavour-universal mu_eff (m_A' = 0, radiochemical) within 0.7-1.35 x
+   2.8e-11 mu_B (Borexino PRD 96 (2017) 091103); profile and Bayesian (measured 1.28, 1.27).
 3. Limit vs m_A': equal to item 2 as m -> 0, monotonically rising, ~m^2 at large mass.
 """
 from __future__ import annotations
@@ -28,14 +31,14 @@ def test_sm_fit_quality_and_rates(lk):
     assert lk.window_nh[0] <= 150
     assert fit["deviance"] / fit["dof"] <= 1.3
     assert 114.0 <= fit["pp"] <= 154.0
-    assert 45.0 <= fit["be7"] <= 52.0
+    assert abs(fit["be7"] - 48.3) <= 3 * 1.1
 
 
 @pytest.mark.slow
 def test_massless_limit_reproduces_borexino(lk):
     lim = upper_limits(lk.fast, np.array([0.0]))
-    assert 0.7 * PUBLISHED <= lim["profile"][0] <= 1.4 * PUBLISHED
-    assert 0.7 * PUBLISHED <= lim["bayes"][0] <= 1.4 * PUBLISHED
+    assert 0.7 * PUBLISHED <= lim["profile"][0] <= 1.35 * PUBLISHED
+    assert 0.7 * PUBLISHED <= lim["bayes"][0] <= 1.35 * PUBLISHED
 
 
 @pytest.mark.slow

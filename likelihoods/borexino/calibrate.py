@@ -9,7 +9,10 @@ above 150 keV (only the location of the minimum matters).
 
 Step 2 (Phase-II map): fit scale, offset and extra smearing of the Phase-III -> Phase-II energy
 map to the Phase-II N_h spectrum, profiling all component rates and the 210Po peak (SM only,
-fit window ``STEP2_WINDOW_NH``), by Nelder-Mead on the profiled Baker-Cousins deviance.
+fit window ``STEP2_WINDOW_NH``), by Nelder-Mead on the profiled Baker-Cousins deviance. The
+background model is the one the likelihood uses (``BorexinoLikelihood.make_model``: Gram-Charlier
+210Po peak, Borexino's pile-up curve with its 2 % prior, 14C prior), so a change of that model
+requires re-running this step (the record names the model it was fitted with).
 
 The result is written to ``data/borexino/response_calibration.json`` with the fit statistics
 and a description of how it was obtained.
@@ -35,6 +38,10 @@ CHECK_GROUPS = ("pep",)
 E_MIN_KEV = 150.0
 N_EFF = 1e4
 STEP2_WINDOW_NH = (93, 950)
+BACKGROUND_MODEL = ("spectrum_only variant; 210Po Gram-Charlier peak (free position, width, "
+                    "skewness, kurtosis); pile-up = Borexino's fitted curve with a 2.0 % prior; "
+                    "14C prior 40.0 +- 2.0 Bq/100 t; CNO and 8B priors; MC-PDF 85Kr, 210Bi, 11C, "
+                    "external gammas")
 
 
 def folded_mc_shapes(p: ResponseParams, groups: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -129,6 +136,7 @@ def run(write: bool = True) -> dict:
             "Step 2: Phase-III -> Phase-II map (scale, offset_kev, smear_kev_sqrt_mev) fitted "
             "to the Phase-II spectrum (Nature 562 (2018) 505; exposure 582.326 day x 100 t) "
             "by the profiled Baker-Cousins deviance of the SM + background model."),
+        "background_model": BACKGROUND_MODEL,
         "date": date.today().isoformat(),
         "response": p2.to_dict(),
         "step1": info3,

@@ -34,7 +34,12 @@ import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
 U_REF_MUB = 3e-11
-U_NODES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1, 2.35, 2.6, 2.95, 3.3, 3.7])
+U_NODES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1, 2.35, 2.6, 2.95, 3.3, 3.7,
+                    4.2, 4.8, 5.5, 6.3, 7.2, 8.2, 9.5, 11.0])
+# u nodes reach 11: for m_A' ~ 1-3 MeV the signal shape is partly absorbed by 7Be, 85Kr and
+# 210Bi, so the 90 % limit lies at u ~ 7 in the spectrum-only variant (u ~ 4-5 with the
+# radiochemical constraint); a grid ending at u = 3.7 put it in the clipped extrapolation,
+# which overestimated ln L there by up to 6 at 1.5 x the limit.
 # Mass nodes: the signal shape changes where m_A'^2 ~ 2 m_e T crosses the window
 # (T ~ 0.1-2 MeV, i.e. m_A' ~ 0.3-2 MeV); there Delta ln L at fixed u moves by O(1) per
 # half decade, so the nodes are 1/16 decade apart from 10 keV to 10 MeV and the nodes are

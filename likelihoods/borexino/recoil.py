@@ -52,6 +52,13 @@ def __getattr__(name: str) -> float:
     raise AttributeError(name)
 
 
+def line_edge_nodes_mev() -> np.ndarray:
+    """Recoil edges T_max of every solar line (7Be 0.3843 and 0.8613 MeV, pep 1.442 MeV) and
+    T_max + 1 eV, MeV, sorted: the nodes a grid needs to resolve the step of a line spectrum."""
+    edges = np.array([float(xsec.t_max_mev(e)) for lines in solar.LINES.values() for e, _ in lines])
+    return np.sort(np.concatenate([edges, edges + _EDGE_OFFSET_MEV]))
+
+
 @functools.cache
 def t_grid() -> RecoilGrid:
     """True electron kinetic-energy grid, MeV, n_T = 3197 nodes: uniform 1 keV steps from
@@ -59,11 +66,9 @@ def t_grid() -> RecoilGrid:
     Compton-like edge T_max and T_max + 1 eV, so that the step of a line spectrum at its edge
     is resolved exactly by the trapezoid rule. Integrals over T with its weights are accurate
     to < 1e-4 for the solar spectra (checked in the tests)."""
-    edges = [float(xsec.t_max_mev(e)) for lines in solar.LINES.values() for e, _ in lines]
     n = int(round((_T_MAX_MEV - _T_MIN_MEV) / _T_STEP_MEV)) + 1
     base = np.linspace(_T_MIN_MEV, _T_MAX_MEV, n)
-    return RecoilGrid.trapezoid(np.unique(np.concatenate(
-        [base, edges, np.add(edges, _EDGE_OFFSET_MEV)])))
+    return RecoilGrid.trapezoid(np.unique(np.concatenate([base, line_edge_nodes_mev()])))
 
 
 def default_t_grid_mev() -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Prints a table (SM fit quality and rates; 90 % C.L. limits on a flavour-universal moment with a
 massless mediator for the three flux-constraint variants, profile and Bayesian) and writes
-into DIR: ``sm_fit.csv``, ``limits_m0.csv``, ``limit_vs_mass.csv`` and the plots
+into DIR: ``sm_fit.csv``, ``response_checks.csv`` (``checks.response_table``),
+``limits_m0.csv``, ``limit_vs_mass.csv`` and the plots
 ``spectrum_fit.png`` (data, fitted components, residuals) and ``limit_vs_mass.png``.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from globalfit.progress import progress, stage
 
-from . import measurements
+from . import checks, measurements
 from .fast import upper_limits
 from .likelihood import PARAMS, VARIANTS, BorexinoLikelihood
 from .spectrum import EXPOSURE_DAY_100T, load_phase2
@@ -132,6 +133,13 @@ def main() -> None:
         w = csv.writer(fh)
         w.writerow(["quantity", "value"])
         w.writerows(sm.items())
+
+    print("\nResponse validation (Borexino numbers not used in the calibration)")
+    table = checks.response_table(lk)
+    for quantity, ours, theirs, _ in table:
+        print(f"  {quantity:<44}{ours:>16}{theirs:>16}")
+    with open(args.out / "response_checks.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([("quantity", "this_response", "borexino", "source")] + table)
 
     lims = limits_at_zero_mass()
     print("\n90% C.L. upper limit on mu_eff (m_A' = 0), units 1e-11 mu_B")

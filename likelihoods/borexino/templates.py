@@ -45,9 +45,11 @@ SIGNAL_MASSES_GEV = np.concatenate([[0.0], np.geomspace(1e-7, 1.0, 60)])
 def signal_t_grid() -> RecoilGrid:
     """Recoil grid of the signal fold (MeV, trapezoid weights; unpacks as ``t, w``): 3 keV
     steps 0.05-1.6 MeV, 20 keV steps to 3.2 MeV (the moment signal is ~1/T; above 1.6 MeV only
-    8B contributes, 1e-3 of it)."""
-    return RecoilGrid.trapezoid(np.concatenate([np.arange(0.05, 1.6, 0.003),
-                                                np.arange(1.6, 3.2001, 0.02)]))
+    8B contributes, 1e-3 of it), plus a node at every line's recoil edge T_max and at
+    T_max + 1 eV (``recoil.line_edge_nodes_mev``), so the step of the 7Be and pep moment
+    spectra at their edges falls between two nodes instead of inside a 3 keV panel."""
+    base = np.concatenate([np.arange(0.05, 1.6, 0.003), np.arange(1.6, 3.2001, 0.02)])
+    return RecoilGrid.trapezoid(np.unique(np.concatenate([base, recoil.line_edge_nodes_mev()])))
 
 
 def solar_t_fold_inputs(flux_model: str) -> tuple[np.ndarray, np.ndarray]:
