@@ -5,6 +5,7 @@
 #                                           recomputes some of its points)
 #   docs/figures/exclusion_m_eps.png, exclusion_m_mu.png (the 2-D exclusions, docs/limits.md)
 #   docs/figures/xenonnt_borexino_limits.png (python -m likelihoods.xenonnt.report)
+#   docs/figures/borexino_spectrum_fit.png (python -m likelihoods.borexino.report)
 #   sh scripts/make_readme_figures.sh [OUTDIR] [limits]   (default: chains/readme; "limits":
 #                                                           only the limits part)
 # The first run builds the Borexino and XENONnT templates and fast grids (cached afterwards).
@@ -21,9 +22,11 @@ if [ "${2:-}" = "limits" ]; then
 fi
 python -m likelihoods.xenonnt.report --out "$OUT/xenonnt"
 cp "$OUT/xenonnt/limits_vs_mass.png" docs/figures/xenonnt_borexino_limits.png
+python -m likelihoods.borexino.report --out "$OUT/borexino"
+cp "$OUT/borexino/spectrum_fit.png" docs/figures/borexino_spectrum_fit.png
 python -m globalfit.validate > "$OUT/validation.txt" || status=$?
 python -m globalfit.validate --json > "$OUT/validation.json" || true
 cat "$OUT/validation.txt"
-echo "figures: docs/figures/xenonnt_borexino_limits.png"
+echo "figures: docs/figures/xenonnt_borexino_limits.png docs/figures/borexino_spectrum_fit.png"
 echo "table: $OUT/validation.txt"
 exit "${status:-0}"
