@@ -256,3 +256,22 @@ def test_force_replaces_only_a_limits_output(rate_term: BorexinoRateTerm, tmp_pa
     with pytest.raises(ConfigError, match="not a limits output"):
         run_limits(cfg, other, force=True, borexino=rate_term)
     assert (other / "keep.csv").read_text() == "1,2\n"
+
+
+def test_log_weighted_mean_equals_scipy_logsumexp():
+    """The limits' eps marginalisation: ln sum_j w_j exp(ll_ij), equal to scipy's logsumexp
+    with weights (rows of -inf give -inf, rows mixing -inf and finite values stay finite)."""
+    from scipy import special
+
+    from globalfit.limits.indirect import log_weighted_mean
+    rng = np.random.default_rng(0)
+    ll = rng.normal(size=(20, 801)) * 30.0 - 500.0
+    ll[3] = -np.inf
+    ll[5, :400] = -np.inf
+    w = np.full(801, 1.0)
+    w[[0, -1]] = 0.5
+    w /= w.sum()
+    ref = special.logsumexp(ll, b=w[None, :], axis=1)
+    got = log_weighted_mean(ll, w)
+    assert got[3] == -np.inf and np.isfinite(got[5])
+    np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-13)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ..errors import ConfigError, ParameterError
 from .stats import METHODS
@@ -59,6 +58,16 @@ def _power(unit: np.ndarray, half: np.ndarray) -> int | None:
         if np.allclose(half, unit * 0.5**p, rtol=_RTOL, atol=0.0):
             return p
     return None
+
+
+def log_weighted_mean(ll: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ln sum_j w_j exp(ll_ij) per row i (n,), stable (the row maximum is factored out; -inf
+    rows give -inf): what ``scipy.special.logsumexp(ll, b=w, axis=1)`` computes, without
+    its per-call overhead (~10 ms on small arrays, which dominated the limits grid)."""
+    top = np.max(ll, axis=1)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        return shift + np.log(np.exp(ll - shift[:, None]) @ w)
 
 
 class IndirectProbes:
@@ -151,7 +160,7 @@ class IndirectProbes:
             w = np.full(len(self.eps), 1.0)
             w[0] = w[-1] = 0.5
             w /= w.sum()
-            out = special.logsumexp(ll, b=w[None, :], axis=1)
+            out = log_weighted_mean(ll, w)
         else:
             raise ConfigError(f"method: {method!r} is not one of {', '.join(METHODS)}")
         return np.where(np.isfinite(out), out, -np.inf)
