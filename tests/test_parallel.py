@@ -110,3 +110,25 @@ def test_borexino_laplace_start_is_the_no_signal_posterior():
     assert lk.nuisance_start(np.random.default_rng(0), 4) is not None
     fast = load_config(REPO / "fit.yaml").likelihoods["borexino"]
     assert fast.nuisance_start(np.random.default_rng(0), 4) is None
+
+
+def test_emcee_start_keeps_the_best_of_oversampled_prior_draws():
+    """``start_oversample``: of k x nwalkers candidates the nwalkers with the highest
+    posterior start; with k = 1 the plain prior draws (redrawn only where -inf)."""
+    from globalfit.priors import Prior, PriorSet
+    from globalfit.samplers.emcee_adapter import initial_positions
+    priors = PriorSet((Prior("x", "uniform", -10.0, 10.0), Prior("y", "uniform", -10.0, 10.0)))
+
+    def fn(z):
+        z = np.atleast_2d(z)
+        return np.where(z[:, 0] > 9.0, -np.inf, -0.5 * np.sum(z**2, axis=1))
+
+    best = initial_positions(fn, priors, np.random.default_rng(1), 16, oversample=8)
+    plain = initial_positions(fn, priors, np.random.default_rng(1), 16)
+    assert best.shape == plain.shape == (16, 2)
+    assert np.all(np.isfinite(fn(best))) and np.all(np.isfinite(fn(plain)))
+    # the best 16 of 128 uniform draws on [-10, 10]^2 lie inside the disc holding 1/8 of the
+    # square, radius sqrt(400 / 8 / pi) = 4.0 (up to the draw's fluctuation); plain draws
+    # reach the corners (radius up to 14)
+    assert np.max(np.hypot(best[:, 0], best[:, 1])) < 5.5
+    assert np.median(fn(best)) > np.median(fn(plain))

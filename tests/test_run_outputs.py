@@ -259,7 +259,8 @@ def test_unconverged_run_exits_3_and_resume_continues(tmp_path: Path) -> None:
     assert manifest["sampler"]["n_steps"] == 120
     post = az.from_netcdf(run / "posterior.nc").posterior
     st = manifest["sampler"]                          # burn-in and thinning from tau
-    assert post.sizes["draw"] == len(range(st["burn_in"], 120, st["thin"]))
+    # emcee's get_chain(discard=b, thin=t) keeps the steps b + t - 1, b + 2t - 1, ...
+    assert post.sizes["draw"] == len(range(st["burn_in"] + st["thin"] - 1, 120, st["thin"]))
 
     # and with room to converge it converges: status complete, exit 0
     sampler["max_steps"] = 4000

@@ -40,21 +40,33 @@ log = logging.getLogger("globalfit.emcee")
 def initial_positions(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
                       rng: np.random.Generator, nwalkers: int,
                       max_rounds: int = 200,
-                      draw: Callable[[np.random.Generator, int], np.ndarray] | None = None
-                      ) -> np.ndarray:
+                      draw: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+                      oversample: int = 1) -> np.ndarray:
     """``(nwalkers, ndim)`` starting points, in sampler coordinates, where ``fn`` is finite
     (redrawn until so): ``draw(rng, n)`` parameter points (the posterior's
-    ``start_points``: prior draws, nuisances near their best fit) or prior draws."""
+    ``start_points``: prior draws, nuisances near their best fit) or prior draws.
+
+    ``oversample`` > 1 draws ``oversample * nwalkers`` candidates and keeps the
+    ``nwalkers`` with the highest ``fn``. A walker started where the posterior is 1e20 below
+    the bulk (e.g. a prior draw of the Yukawa scale that MEG II excludes by 40 orders of
+    magnitude) climbs back with acceptance ~1e-3 and, in 25 dimensions, was still apart
+    after 30,000 steps (R-hat 1.07); the best eighth of the prior draws starts the ensemble in
+    the bulk. Only the start changes, never the posterior."""
     def sample(n: int) -> np.ndarray:
         return priors.to_sampling(priors.sample(rng, n) if draw is None else draw(rng, n))
-    p0 = sample(nwalkers)
-    bad = ~np.isfinite(fn(p0))
+    n = nwalkers * max(int(oversample), 1)
+    p0 = sample(n)
+    lp = np.asarray(fn(p0), dtype=float)
+    bad = ~np.isfinite(lp)
     for _ in range(max_rounds):
         if not bad.any():
-            return p0
+            if n == nwalkers:
+                return p0
+            return p0[np.argsort(-lp, kind="stable")[:nwalkers]]
         p0[bad] = sample(int(bad.sum()))
-        bad[bad] = ~np.isfinite(fn(p0[bad]))
-    raise RuntimeError(f"no finite posterior for {int(bad.sum())} of {nwalkers} walkers after "
+        lp[bad] = np.asarray(fn(p0[bad]), dtype=float)
+        bad = ~np.isfinite(lp)
+    raise RuntimeError(f"no finite posterior for {int(bad.sum())} of {n} walkers after "
                        f"{max_rounds} prior draws; is the prior inside the model's domain?")
 
 
@@ -233,7 +245,8 @@ def run_emcee(fn: Callable[[np.ndarray], np.ndarray], priors: PriorSet,
         else:
             out.open_new(nwalkers, ndim)
             rng = np.random.default_rng(seed)
-            p0 = initial_positions(fn, priors, rng, nwalkers, draw=draw)
+            p0 = initial_positions(fn, priors, rng, nwalkers, draw=draw,
+                                   oversample=int(options.get("start_oversample", 1)))
             random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
             state = emcee.State(p0, random_state=random_state)
         sampler = emcee.EnsembleSampler(nwalkers, ndim, fn, vectorize=True, backend=backend,
@@ -369,6 +382,8 @@ class EmceeSampler(Sampler):
                doc="thinning = thin_factor x min tau (> 0)"),
         Option("moves", (str,), "de", choices=("stretch", "de", "de-snooker"),
                doc="proposal moves"),
+        Option("start_oversample", (int,), 8, low=1, high=1000,
+               doc="walkers start at the best 1/k of k x nwalkers prior draws (1: plain draws)"),
     )
 
     @classmethod
