@@ -35,7 +35,8 @@ _TABLE: tuple[Observable, ...] = (
                "flavour-universal (energy-independent) effective moment squared at m_A' -> 0, "
                "mu_B^2"),
     Observable("mu_eff_mub", "mu_B", r"\mu_\mathrm{eff}",
-               "effective moment for solar neutrinos at m_A' -> 0 (pp-weighted), mu_B"),
+               "effective moment for solar neutrinos at m_A' -> 0 with vacuum mass-state "
+               "weights (the fits give the likelihoods lam2_k instead), mu_B"),
     Observable("mu_e2_mub2", "mu_B^2", r"\mu_e^2",
                "flavour moment of nu_e squared, sum_b |eps lambda_eb|^2 at m_A' -> 0, mu_B^2"),
     Observable("mu_mu2_mub2", "mu_B^2", r"\mu_\mu^2",
