@@ -12,8 +12,8 @@ processes: every process builds it from the config and registers it under a key
 * :class:`MPIPool` - ``mpi4py.futures.MPICommExecutor`` on ``COMM_WORLD``: rank 0 drives
   the sampler and evaluates one block itself; ranks > 0 serve blocks in :meth:`MPIPool.wait`.
 
-Splitting pays only when a block's work exceeds the cost of shipping it (~0.1-0.5 ms per
-task): :class:`ChunkedFunction` times its calls and splits a batch only into blocks whose
+Splitting pays only when a block's work exceeds the cost of shipping it (about 1 ms per task
+with ``mpi4py.futures`` on this project's machines, benchmarks/README.md): :class:`ChunkedFunction` times its calls and splits a batch only into blocks whose
 estimated work is at least ``min_task_seconds`` (default 2 ms), so a cheap vectorised call
 (the fast-mode default fit: 32 walkers in ~0.05 ms) stays on rank 0.
 """

@@ -66,10 +66,6 @@ def load_calibration() -> ResponseParams:
         raise DataFileError(f"{path}: malformed calibration ({exc})") from None
 
 
-_SIN2_THETA23 = Option("sin2_theta23", (float,), SIN2_THETA23, low=0.0, high=1.0,
-                       doc=weighting.SIN2_THETA23_DOC)
-
-
 class BorexinoLikelihood(Likelihood):
     """Borexino Phase-II spectrum likelihood (see module docstring and ``options``)."""
 
@@ -85,9 +81,8 @@ class BorexinoLikelihood(Likelihood):
                doc="inclusive N_h range (lo, hi) of the fit window"),
         Option("flux_model", (str,), "GS98", choices=solar.FLUX_MODELS,
                doc="B16 SSM flavour of fluxes and uncertainties"),
-        Option("weights", (str,), "universal", choices=weighting.WEIGHT_MODES,
-               doc=weighting.WEIGHTS_DOC),
-        _SIN2_THETA23,
+        weighting.WEIGHTS_OPTION,
+        weighting.SIN2_THETA23_OPTION,
         Option("use_cache", (bool,), True, doc="on-disk cache of templates and grids"),
         Option("response", (ResponseParams, type(None)), None,
                doc="response override (Python API only; calibrate.py)"),
@@ -116,7 +111,7 @@ class BorexinoLikelihood(Likelihood):
         self.window_nh = (lo, hi)
         self.use_cache = use_cache
         self.requires = weighting.required(weights)
-        self.sin2_theta23 = _SIN2_THETA23.check(sin2_theta23, self.name)
+        self.sin2_theta23 = weighting.SIN2_THETA23_OPTION.check(sin2_theta23, self.name)
         # every strength >= 0 and every mass >= 0 is covered (fast.py: beyond-grid behaviour)
         self.domain = {k: (0.0, np.inf) for k in self.requires}
         self.response = load_calibration() if response is None else response

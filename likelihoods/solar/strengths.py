@@ -35,7 +35,7 @@ import numpy as np
 
 from globalfit import constants as c
 from globalfit.errors import ParameterError
-from globalfit.options import short_repr
+from globalfit.options import Option, short_repr
 
 WEIGHT_MODES: Final = ("universal", "mass", "flavour")
 REQUIRES: Final[dict[str, tuple[str, ...]]] = {
@@ -45,9 +45,14 @@ REQUIRES: Final[dict[str, tuple[str, ...]]] = {
 }
 SIN2_THETA23_DOC: Final = ("sin^2 theta23 of the flavour weights (weights: flavour only; default "
                            "NuFIT 6.0)")
-WEIGHTS_DOC: Final = ("universal: mu_eff2_mub2 (energy-independent moment); mass: lam2_{1,2,3}_mub2 "
-                      "with MSW mass-state weights; flavour: mu_{e,mu,tau}2_mub2 weighted by "
-                      "P_ee(E) (Borexino PRD 96 (2017) 091103)")
+WEIGHTS_DOC: Final = ("universal: mu_eff2_mub2 (energy-independent moment); mass: "
+                      "lam2_{1,2,3}_mub2 with MSW mass-state weights; flavour: "
+                      "mu_{e,mu,tau}2_mub2 weighted by P_ee(E) (Borexino PRD 96 (2017) 091103)")
+#: the two options every electron-recoil likelihood declares for its signal strengths
+WEIGHTS_OPTION: Final = Option("weights", (str,), "universal", choices=WEIGHT_MODES,
+                               doc=WEIGHTS_DOC)
+SIN2_THETA23_OPTION: Final = Option("sin2_theta23", (float,), c.SIN2_THETA23, low=0.0, high=1.0,
+                                    doc=SIN2_THETA23_DOC)
 
 
 def electron_row_squared() -> np.ndarray:
@@ -100,5 +105,5 @@ def strengths(weights: str, observables: Mapping[str, np.ndarray], where: str,
     return q, np.where(bad, 0.0, m), bad
 
 
-__all__ = ["REQUIRES", "SIN2_THETA23_DOC", "WEIGHTS_DOC", "WEIGHT_MODES", "electron_row_squared",
-           "flavour_strengths", "required", "strengths"]
+__all__ = ["REQUIRES", "SIN2_THETA23_DOC", "SIN2_THETA23_OPTION", "WEIGHTS_DOC", "WEIGHTS_OPTION",
+           "WEIGHT_MODES", "electron_row_squared", "flavour_strengths", "required", "strengths"]

@@ -90,10 +90,8 @@ class XENONnTLikelihood(Likelihood):
     citation: ClassVar[str] = ("XENONnT, E. Aprile et al., PRL 129 (2022) 161805, "
                                "arXiv:2207.11330 (SR0 electronic recoils, data release)")
     options: ClassVar[tuple[Option, ...]] = (
-        Option("weights", (str,), "universal", choices=weighting.WEIGHT_MODES,
-               doc=weighting.WEIGHTS_DOC),
-        Option("sin2_theta23", (float,), SIN2_THETA23, low=0.0, high=1.0,
-               doc=weighting.SIN2_THETA23_DOC),
+        weighting.WEIGHTS_OPTION,
+        weighting.SIN2_THETA23_OPTION,
         Option("mode", (str,), "fast", choices=("fast", "direct"),
                doc="fast: cached interpolation grid; direct: exact profile per point"),
         Option("background", (str,), "free", choices=BACKGROUND,
@@ -117,8 +115,9 @@ class XENONnTLikelihood(Likelihood):
                  binding: bool = True, resolution_scale: float = 1.0, flux_model: str = "GS98",
                  use_cache: bool = True, sin2_theta23: float = SIN2_THETA23):
         resolved = validate_options(self.options, dict(
-            weights=weights, sin2_theta23=sin2_theta23, mode=mode, background=background, binding=binding,
-            resolution_scale=resolution_scale, flux_model=flux_model, use_cache=use_cache),
+            weights=weights, sin2_theta23=sin2_theta23, mode=mode, background=background,
+            binding=binding, resolution_scale=resolution_scale, flux_model=flux_model,
+            use_cache=use_cache),
             self.name)
         self.settings = resolved
         self.weights, self.mode = resolved["weights"], resolved["mode"]
