@@ -80,18 +80,16 @@ def _child_records(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line[6:]) for line in stdout.splitlines() if line.startswith("BENCH ")]
 
 
-def run_fit(sampler: str, ranks: int, workdir: Path, cache_dir: str | None = None,
-            timeout_s: float = 900.0) -> dict[str, Any]:
-    """Run the default fit with ``sampler`` ("emcee" or "dynesty") on ``ranks`` MPI ranks
-    (1: a plain process) in ``workdir``; wall time, manifest numbers and peak memory."""
-    cfg = yaml.safe_load(CONFIGS[sampler].read_text())
-    name = f"bench_{sampler}_{ranks}"
-    cfg.setdefault("output", {}).update(directory=str(workdir), name=name, plots=True)
+def run_config(cfg: dict[str, Any], name: str, ranks: int, workdir: Path,
+               cache_dir: str | None = None, timeout_s: float = 3600.0,
+               plots: bool = True) -> dict[str, Any]:
+    """Run a fit config (a parsed YAML mapping) as run ``name`` in ``workdir`` on ``ranks``
+    MPI ranks (1: a plain process): wall time, exit status, the manifest's numbers and the
+    peak memory of the largest rank. RuntimeError when the run wrote no manifest."""
+    cfg = dict(cfg, output=dict(cfg.get("output", {}), directory=str(workdir), name=name,
+                                plots=plots))
     cfg_path = workdir / f"{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    # untimed warm-up: (re)builds the cache if it is missing or stale (its key hashes the
-    # Borexino sources), so that the timed fit measures sampling, not template building
-    startup(cache_dir, CONFIGS[sampler])
     cmd = [sys.executable, "-c", _FIT_CHILD, str(cfg_path)]
     if ranks > 1:
         cmd = [str(mpiexec()), "-n", str(ranks)] + cmd
@@ -100,22 +98,38 @@ def run_fit(sampler: str, ranks: int, workdir: Path, cache_dir: str | None = Non
                           cwd=workdir, timeout=timeout_s)
     wall = time.perf_counter() - t0
     records = _child_records(proc.stdout)
-    if proc.returncode != 0 or not records:
+    manifest_path = workdir / name / "manifest.json"
+    if not records or not manifest_path.is_file():
         raise RuntimeError(f"fit {name} failed (status {proc.returncode}):\n"
                            f"{proc.stderr[-2000:]}")
-    manifest = json.loads((workdir / name / "manifest.json").read_text())
-    stats = manifest["sampler"]
-    conv = manifest["convergence"]
+    manifest = json.loads(manifest_path.read_text())
+    stats = manifest.get("sampler", {})
+    conv = manifest.get("convergence", {})
     return {
-        "sampler": sampler, "ranks": ranks, "wall_s": wall,
+        "name": name, "ranks": ranks, "wall_s": wall, "rc": proc.returncode,
+        "status": manifest.get("status"),
         "sampling_s": stats.get("wall_time_sampling_s"),
         "run_s": manifest.get("wall_time_s"),
         "steps": stats.get("n_steps", stats.get("n_iterations")),
         "likelihood_calls": stats.get("n_calls"),
-        "max_rhat": conv["max_r_hat"], "min_ess_bulk": conv["min_ess_bulk"],
-        "converged": bool(conv["r_hat_below_1.01"] and conv["ess_bulk_at_least_1000"]),
+        "max_rhat": conv.get("max_r_hat"), "min_ess_bulk": conv.get("min_ess_bulk"),
+        "converged": bool(conv.get("r_hat_below_1.01") and conv.get("ess_bulk_at_least_1000")),
         "maxrss_mb": max(r["maxrss_mb"] for r in records),
     }
+
+
+def run_fit(sampler: str, ranks: int, workdir: Path, cache_dir: str | None = None,
+            timeout_s: float = 900.0) -> dict[str, Any]:
+    """Run the default fit with ``sampler`` ("emcee" or "dynesty") on ``ranks`` MPI ranks
+    (1: a plain process) in ``workdir``; wall time, manifest numbers and peak memory."""
+    # untimed warm-up: (re)builds the cache if it is missing or stale (its key hashes the
+    # Borexino sources), so that the timed fit measures sampling, not template building
+    startup(cache_dir, CONFIGS[sampler])
+    cfg = yaml.safe_load(CONFIGS[sampler].read_text())
+    rec = run_config(cfg, f"bench_{sampler}_{ranks}", ranks, workdir, cache_dir, timeout_s)
+    if rec["rc"] != 0:
+        raise RuntimeError(f"fit {rec['name']} exited with status {rec['rc']}")
+    return dict(rec, sampler=sampler)
 
 
 def startup(cache_dir: str | None, config: Path = CONFIGS["emcee"],

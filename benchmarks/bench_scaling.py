@@ -39,40 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FULL = ROOT / "configs" / "benchmark_borexino_full.yaml"
 LIMITS = ROOT / "configs" / "limits.yaml"
 
-_FIT_CHILD = bench_fit._FIT_CHILD
-
-
 def _command(ranks: int, args: list[str]) -> list[str]:
     cmd = [sys.executable] + args
     return [str(bench_fit.mpiexec()), "-n", str(ranks)] + cmd if ranks > 1 else cmd
 
 
-def run_config(cfg: dict, name: str, ranks: int, workdir: Path, cache_dir: str | None,
-               timeout_s: float = 3600.0) -> dict[str, Any]:
-    """Run a fit config (a dict) on ``ranks`` ranks; wall time, exit status and manifest."""
-    cfg = dict(cfg, output=dict(cfg.get("output", {}), directory=str(workdir), name=name,
-                                plots=False))
-    path = workdir / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    t0 = time.perf_counter()
-    proc = subprocess.run(_command(ranks, ["-c", _FIT_CHILD, str(path)]), capture_output=True,
-                          text=True, env=bench_fit._env(cache_dir), cwd=workdir,
-                          timeout=timeout_s)
-    wall = time.perf_counter() - t0
-    records = bench_fit._child_records(proc.stdout)
-    manifest_path = workdir / name / "manifest.json"
-    if not records or not manifest_path.is_file():
-        raise RuntimeError(f"{name} failed (status {proc.returncode}):\n{proc.stderr[-2000:]}")
-    manifest = json.loads(manifest_path.read_text())
-    conv = manifest.get("convergence", {})
-    stats = manifest.get("sampler", {})
-    return {"name": name, "ranks": ranks, "wall_s": wall, "rc": records[0]["rc"],
-            "sampling_s": stats.get("wall_time_sampling_s"),
-            "steps": stats.get("n_steps", stats.get("n_iterations")),
-            "calls": stats.get("n_calls"),
-            "max_rhat": conv.get("max_r_hat"), "min_ess_bulk": conv.get("min_ess_bulk"),
-            "converged": bool(conv.get("r_hat_below_1.01") and conv.get("ess_bulk_at_least_1000")),
-            "status": manifest.get("status")}
+def run_config(cfg: dict, name: str, ranks: int, workdir: Path, cache_dir: str | None
+               ) -> dict[str, Any]:
+    """``bench_fit.run_config`` without plots (they are not what is timed here)."""
+    return bench_fit.run_config(cfg, name, ranks, workdir, cache_dir, plots=False)
 
 
 def full_fit(ranks: int, workdir: Path, cache_dir: str | None) -> dict[str, Any]:
