@@ -23,8 +23,8 @@ def test_map_rows_matches_serial(monkeypatch):
 
 
 def test_borexino_profile_grid_same_on_one_and_two_processes(monkeypatch):
-    """The rows of the fast grid are independent warm-started chains: sharing them out over
-    processes gives bit-identical Delta ln L."""
+    """The blocks of fast-grid nodes are independent batched fits (each started at the SM fit):
+    sharing them out over processes gives bit-identical Delta ln L."""
     from likelihoods.borexino import BorexinoLikelihood
     lk = BorexinoLikelihood()
     s = np.array([0.0, 1e-22, 9e-22])
