@@ -48,6 +48,46 @@ def test_closure_follows_imports_into_constants_and_lazy_imports():
     assert "globalfit.cli" not in closure and "likelihoods.na64" not in closure
 
 
+
+def _project_modules():
+    for top, root in cache.PROJECT_PACKAGES.items():
+        for path in sorted(root.rglob("*.py")):
+            parts = [top, *path.relative_to(root).with_suffix("").parts]
+            yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def test_text_scan_finds_every_import_of_the_syntax_tree():
+    """The fast import scan of the fingerprint against ``ast`` on every project module."""
+    n = 0
+    for name, path in _project_modules():
+        st = path.stat()
+        found = cache._parse_imports(name, path, st.st_mtime_ns, st.st_size)
+        missing = cache._ast_imports(name, path) - found
+        assert not missing, (name, missing)
+        n += 1
+    assert n > 50
+
+
+def test_text_scan_of_unusual_import_forms(tmp_path):
+    src = tmp_path / "mod.py"
+    src.write_text("""import os.path as p, json
+from . import a, b as c  # comment
+from ..x.y import (
+    d,   # why
+    e as f,
+)
+from z import g, \\
+    h
+def fn():
+    from .w import k
+    if True: import q
+""", encoding="utf-8")
+    st = src.stat()
+    found = cache._parse_imports("pkg.sub.mod", src, st.st_mtime_ns, st.st_size)
+    assert {"os.path", "json", "pkg.sub", "pkg.sub.a", "pkg.sub.b", "pkg.x.y", "pkg.x.y.d",
+            "pkg.x.y.e", "z.g", "z.h", "pkg.sub.w.k", "q"} <= found
+    assert cache._ast_imports("pkg.sub.mod", src) <= found
+
 @pytest.mark.parametrize("constant", ["SIN2_THETA_W_LOW_ENERGY", "SIN2_THETA12"])
 def test_changing_a_constant_changes_the_key(package_copy, constant):
     key = cache.cache_key("fast", {"a": 1}, (FAST,))

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.interpolate import CubicSpline, PchipInterpolator
 
 U_REF_MUB = 3e-11
 U_NODES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1, 2.35, 2.6, 2.95, 3.3, 3.7,
@@ -83,11 +82,34 @@ def tabulate(profile: Profile, signal_norm: SignalNorm, lnl_sm: float,
     delta = np.asarray(profile(spec.s_nodes, 10.0**lm_nodes), dtype=float)
     if delta.shape != (len(spec.u_nodes), len(lm_nodes)) or not np.all(np.isfinite(delta)):
         raise ValueError("profile: expected a finite (n_u, n_m) array")
-    return {"u": np.asarray(spec.u_nodes, dtype=float), "log10_m": lm_nodes, "delta": delta,
+    u = np.asarray(spec.u_nodes, dtype=float)
+    return {"u": u, "log10_m": lm_nodes, "delta": delta,
             "u_ref": np.array(spec.u_ref_mub), "lnl_sm": np.array(float(lnl_sm)),
             "log10_m_fine": np.asarray(spec.log10_m_fine, dtype=float),
             "n_fine": signal_norm(10.0 ** np.asarray(spec.log10_m_fine)),
-            "n_zero": signal_norm(np.array([0.0]))[:, 0]}
+            "n_zero": signal_norm(np.array([0.0]))[:, 0], **interpolation_tables(u, lm_nodes, delta)}
+
+
+def interpolation_tables(u: np.ndarray, lm_nodes: np.ndarray, delta: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+    """What ``FastGrid`` evaluates, derived from the nodes once (part of the cached arrays, so
+    that loading a grid needs no spline construction):
+
+    * ``lm_dense``, ``delta_dense`` (n_u, n_dense): monotone cubic (PCHIP: no overshoot between
+      nodes; F. N. Fritsch and R. E. Carlson, SIAM J. Numer. Anal. 17 (1980) 238) in log10 m at
+      every u node, on a 1/100-decade grid;
+    * ``coef`` (4, n_u - 1, n_dense): natural cubic spline in s = u^2 at every dense mass
+      (Delta ln L is close to quadratic in s in the Gaussian regime), highest power first;
+    * ``d1``, ``d2`` (n_dense,): its first and second s-derivatives at the last node, clipped
+      to <= 0 (the extrapolation beyond the grid)."""
+    from scipy.interpolate import CubicSpline, PchipInterpolator
+    n_dense = int(round(100 * (lm_nodes[-1] - lm_nodes[0]))) + 1
+    lm = np.linspace(lm_nodes[0], lm_nodes[-1], n_dense)
+    dense = PchipInterpolator(lm_nodes, delta, axis=1)(lm)
+    s = u**2
+    sp = CubicSpline(s, dense, axis=0, bc_type="natural")
+    return {"lm_dense": lm, "delta_dense": dense, "coef": np.ascontiguousarray(sp.c),
+            "d1": np.minimum(sp(s[-1], 1), 0.0), "d2": np.minimum(sp(s[-1], 2), 0.0)}
 
 
 class FastGrid:
@@ -96,23 +118,16 @@ class FastGrid:
     def __init__(self, arrays: dict[str, np.ndarray]):
         self.u = arrays["u"]
         self.u_ref = float(arrays["u_ref"])
-        lm_nodes = arrays["log10_m"]
-        # monotone cubic (PCHIP: no overshoot between nodes) in log10 m for every u node, onto a
-        # 1/100-decade grid; the evaluation interpolates linearly on that dense grid.
-        n_dense = int(round(100 * (lm_nodes[-1] - lm_nodes[0]))) + 1
-        self.lm = np.linspace(lm_nodes[0], lm_nodes[-1], n_dense)
-        self.delta = PchipInterpolator(lm_nodes, arrays["delta"], axis=1)(self.lm)
+        self.lm = arrays["lm_dense"]                # (n_dense,) log10 m, 1/100 decade
+        self.delta = arrays["delta_dense"]          # (n_u, n_dense)
         self.lnl_sm = float(arrays["lnl_sm"])
         self.lm_fine = arrays["log10_m_fine"]
         self.n_fine = arrays["n_fine"]            # (n_w, n_fine) N_w on lm_fine
         self.n0 = arrays["n_zero"]                # (n_w,) N_w(0)
         self.log_n_fine = np.log(np.maximum(self.n_fine, 1e-300))
-        # cubic spline in s = u^2, in which Delta ln L is close to quadratic (Gaussian regime)
         self.s = self.u**2
-        sp = CubicSpline(self.s, self.delta, axis=0, bc_type="natural")
-        self.coef = np.ascontiguousarray(sp.c)   # (4, n_u - 1, n_m)
-        self.d1 = np.minimum(sp(self.s[-1], 1), 0.0)
-        self.d2 = np.minimum(sp(self.s[-1], 2), 0.0)
+        self.coef = np.ascontiguousarray(arrays["coef"])   # (4, n_u - 1, n_dense)
+        self.d1, self.d2 = arrays["d1"], arrays["d2"]
 
     def n_signal(self, q: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Signal counts sum_w q_w N_w(m) (n,) for strengths q (n, n_w) and finite m (n,)."""

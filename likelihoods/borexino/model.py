@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
-from scipy.optimize import minimize
 
 from likelihoods.solar import fold
 
@@ -211,6 +210,7 @@ class SpectrumModel:
             fixed_mask[[I_DS, I_DR]] = True
         x0 = np.asarray(theta0, dtype=float) / self.scale
         bounds = list(zip(self.lo / self.scale, self.hi / self.scale))
+        from scipy.optimize import minimize      # not at import: start-up time
         best = None
         for _ in range(3):
             res = minimize(self._objective, x0, args=(basis, fixed_mask, x0), jac=True,

@@ -24,7 +24,6 @@ grid is cached on disk (``cache.cached_arrays``).
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 U_REF_MUB = 1e-11
 DU = 0.1
@@ -45,7 +44,17 @@ def build_grid(model) -> dict[str, np.ndarray]:
         q0 = (U_NODES * U_REF_MUB) ** 2 * ratio
         delta[:, j] = model.delta_universal(q0, m)
     return {"u": U_NODES, "log10_m": LOG10_M_NODES, "delta": delta,
-            "n_fine": n_fine, "n_zero": n_zero}
+            "n_fine": n_fine, "n_zero": n_zero, **spline_tables(U_NODES, delta)}
+
+
+def spline_tables(u: np.ndarray, delta: np.ndarray) -> dict[str, np.ndarray]:
+    """Natural cubic spline in s = u^2 at every mass node, derived once and cached with the
+    grid (loading needs no spline construction): ``coef`` (4, n_u - 1, n_m), highest power
+    first, and ``slope`` (n_m,), the end slope in s clipped to <= 0."""
+    from scipy.interpolate import CubicSpline
+    s = u**2
+    sp = CubicSpline(s, delta, axis=0, bc_type="natural")
+    return {"coef": np.ascontiguousarray(sp.c), "slope": np.minimum(sp(s[-1], 1), 0.0)}
 
 
 class FastGrid:
@@ -54,11 +63,10 @@ class FastGrid:
     def __init__(self, arrays: dict[str, np.ndarray]):
         self.lm = arrays["log10_m"]
         self.s = arrays["u"] ** 2
-        delta = arrays["delta"]
-        sp = CubicSpline(self.s, delta, axis=0, bc_type="natural")
         # flattened spline coefficients, index i * n_m + j (interval i in s, mass node j)
-        self.c0, self.c1, self.c2, self.c3 = (np.ascontiguousarray(c.reshape(-1)) for c in sp.c)
-        self.slope = np.minimum(sp(self.s[-1], 1), 0.0)
+        self.c0, self.c1, self.c2, self.c3 = (np.ascontiguousarray(c.reshape(-1))
+                                              for c in arrays["coef"])
+        self.slope = arrays["slope"]
         self.n0 = arrays["n_zero"]
         self.log_n_fine = np.log(np.maximum(arrays["n_fine"], 1e-300))
         self.dlm = self.lm[1] - self.lm[0]
