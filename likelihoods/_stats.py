@@ -311,8 +311,9 @@ def half_gaussian_loglike(x: np.ndarray | float, sigma: float) -> np.ndarray:
     quantity (a branching ratio) for which only an upper limit with no excess is published
     (a Gaussian centred at zero, truncated by the physical boundary)."""
     x = np.asarray(x, dtype=float)
-    z = x / sigma
-    return np.where(x < 0, -np.inf, -0.5 * z * z)
+    out = np.asarray(np.square(x) * (-0.5 / sigma**2))
+    out[x < 0] = -np.inf
+    return out
 
 
 # --------------------------------------------------------------------------------------

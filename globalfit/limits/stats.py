@@ -14,6 +14,13 @@ import numpy as np
 from ..errors import ConfigError, ParameterError
 
 METHODS = ("profile", "bayes")
+#: Gauss-Legendre panels of the Bayesian integral (x 20 nodes). 100 panels reproduce the
+#: closed forms of tests/test_stats.py to 1e-9 like the solver's default 400; on the indirect
+#: curves, whose integrand in mu^2 is a staircase (the perturbativity cut s <= s_max falls at a
+#: different mu for each of the n_eps values of eps), the default limits grid moves by
+#: <= 4e-4 (relative) against 400 panels, a discretisation effect of the eps grid, at a quarter
+#: of the cost (the Bayesian curves were ~80 % of the grid's time).
+N_PANELS = 100
 
 
 def limit_scale(loglike: Callable[[np.ndarray], np.ndarray], drop: float,
@@ -52,7 +59,7 @@ def upper_limit(loglike: Callable[[np.ndarray], np.ndarray], method: str) -> flo
     def g(x: np.ndarray) -> np.ndarray:
         return np.asarray(loglike(np.sqrt(np.maximum(np.asarray(x, float), 0.0)) * scale),
                           float)
-    return scale * math.sqrt(_stats.bayesian_upper_limit(g, 1.0))
+    return scale * math.sqrt(_stats.bayesian_upper_limit(g, 1.0, n_panels=N_PANELS))
 
 
 __all__ = ["METHODS", "limit_scale", "upper_limit"]

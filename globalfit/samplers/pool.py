@@ -120,8 +120,8 @@ class MPIPool(SerialPool):
     """MPI through ``mpi4py.futures.MPICommExecutor`` on ``COMM_WORLD`` (launch:
     ``mpiexec -n N python run_fit.py ...``; every rank builds the posterior first).
 
-    Rank 0 drives the sampler; :meth:`map` keeps the first ``len(items) // N`` items (at
-    least one) for itself, submits the others to the executor's workers (ranks 1..N-1, which
+    Rank 0 drives the sampler; :meth:`map` keeps every N-th item (the first included) for
+    itself, submits the others to the executor's workers (ranks 1..N-1, which
     take them as they become free) and returns the results in order, so N ranks give N
     evaluators. Ranks > 0 call :meth:`wait`, which serves tasks until rank 0
     closes the pool. Idle workers poll with mpi4py's back-off (``MPI4PY_FUTURES_BACKOFF``,
@@ -149,10 +149,13 @@ class MPIPool(SerialPool):
         items = list(items)
         if not items:
             return []
-        share = max(1, len(items) // self.size)        # rank 0's own share, done meanwhile
-        futures = [self._executor.submit(fn, x) for x in items[share:]]
-        own = [fn(x) for x in items[:share]]
-        return own + [f.result() for f in futures]
+        # rank 0's own share, done meanwhile: every size-th item (items whose cost drifts
+        # along the list, such as the masses of a limits grid, are then shared evenly)
+        mine = set(range(0, len(items), self.size))
+        futures = {i: self._executor.submit(fn, x) for i, x in enumerate(items)
+                   if i not in mine}
+        own = {i: fn(items[i]) for i in sorted(mine)}
+        return [own[i] if i in own else futures[i].result() for i in range(len(items))]
 
     def close(self) -> None:
         if self.is_master and not self._closed:

@@ -19,8 +19,8 @@ so a coarse m grid suffices:
   (Borexino: P^2 differs from 1 by < 4e-6 over the window below 1 keV), above the last node
   that of the last node (P^2 -> (2 m_e T / m^2)^2, shape fixed); the normalisation N_w(m) is
   exact at any mass (m^-4 tail beyond the fine grid), so a heavy mediator tends to no signal.
-* Strength axis beyond the last node: second-order extrapolation in s with slope and curvature
-  clipped to <= 0, so Delta ln L is non-increasing in s there: a signal beyond the grid is at
+* Strength axis beyond the last node: extrapolation in s with the end slope clipped to <= 0
+  (the natural spline's end curvature is zero), so Delta ln L is non-increasing in s there: a signal beyond the grid is at
   least as excluded as the grid's edge; an infinite strength gives -inf, never NaN.
 * Mass-basis strengths are collapsed into s using each weight's own N_w(m): exact for the rate,
   it assumes equal shapes (``tests/test_borexino_likelihood.py`` checks this for Borexino).
@@ -101,7 +101,10 @@ def interpolation_tables(u: np.ndarray, lm_nodes: np.ndarray, delta: np.ndarray
     * ``coef`` (4, n_u - 1, n_dense): natural cubic spline in s = u^2 at every dense mass
       (Delta ln L is close to quadratic in s in the Gaussian regime), highest power first;
     * ``d1``, ``d2`` (n_dense,): its first and second s-derivatives at the last node, clipped
-      to <= 0 (the extrapolation beyond the grid)."""
+      to <= 0 (the extrapolation beyond the grid). The natural spline's second derivative at
+      the end is zero by construction, so ``d2`` is set to 0: evaluated, it is rounding noise
+      (|d2| < 1e-16) that differed from build to build and, at strengths ~1e8 times the grid's
+      edge, outweighed the slope term."""
     from scipy.interpolate import CubicSpline, PchipInterpolator
     n_dense = int(round(100 * (lm_nodes[-1] - lm_nodes[0]))) + 1
     lm = np.linspace(lm_nodes[0], lm_nodes[-1], n_dense)
@@ -109,7 +112,7 @@ def interpolation_tables(u: np.ndarray, lm_nodes: np.ndarray, delta: np.ndarray
     s = u**2
     sp = CubicSpline(s, dense, axis=0, bc_type="natural")
     return {"lm_dense": lm, "delta_dense": dense, "coef": np.ascontiguousarray(sp.c),
-            "d1": np.minimum(sp(s[-1], 1), 0.0), "d2": np.minimum(sp(s[-1], 2), 0.0)}
+            "d1": np.minimum(sp(s[-1], 1), 0.0), "d2": np.zeros(n_dense)}
 
 
 class FastGrid:
