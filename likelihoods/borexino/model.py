@@ -31,11 +31,12 @@ def baker_cousins_deviance(nu: np.ndarray, n: np.ndarray) -> np.ndarray:
     n = np.asarray(n, dtype=float)
     pos = n > 0
     const = np.sum(n[pos] * np.log(n[pos])) - np.sum(n)
+    every = bool(np.all(pos))                 # no empty bin: no masking needed (fewer passes)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lognu = np.log(np.where(pos, nu, 1.0))
+        lognu = np.log(nu if every else np.where(pos, nu, 1.0))
         d = 2.0 * (np.sum(nu, axis=-1) - lognu @ n + const)
-    bad = np.any(pos & (nu <= 0), axis=-1) | ~np.isfinite(d)
-    return np.where(bad, np.inf, d)
+    bad = ((np.min(nu, axis=-1) <= 0) if every else np.any(pos & (nu <= 0), axis=-1))
+    return np.where(bad | ~np.isfinite(d), np.inf, d)
 
 
 @dataclass(frozen=True)
