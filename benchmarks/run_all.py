@@ -1,12 +1,12 @@
 """Run every benchmark and print one Markdown table (optionally written to a file).
 
-    python benchmarks/run_all.py [--quick] [--out benchmarks/results.md]
+    python benchmarks/run_all.py [--quick] [--out benchmarks/results.md] [--update-readme]
 
-``--quick`` (~10 min): batches up to 1e4 (full mode 2048), fewer repeats, a warm start-up,
-the serial emcee fit, the full-systematics fit on 1 rank and short fixed-work MPI runs. The
-full run (~30-40 min on 2 cores) adds batch 1e5, the cold-cache start-up (every Borexino
-template built in an empty temporary cache), dynesty, the full-systematics fit on 2 ranks,
-longer MPI runs and the accelerator/model throughput scripts. Throughputs are measured on one core (BLAS
+``--quick`` (~20 min): batches up to 1e4 (full mode 2048), fewer repeats, the cold start-up
+(in its own empty cache) and a warm one, the serial emcee fit, the full-systematics fit on
+1 rank and short fixed-work MPI runs. The full run (~40 min on 2 cores) adds batch 1e5,
+dynesty, the full-systematics fit on 2 ranks, longer MPI runs and the accelerator/model
+throughput scripts, all in the cache the cold start built. Throughputs are measured on one core (BLAS
 threads = 1) as the best of several repeats; fits run as separate processes. What each
 number means: benchmarks/README.md.
 """
@@ -171,10 +171,29 @@ def markdown(res: dict[str, Any], info: dict[str, str], load_end: str, wall_s: f
     return "\n".join(out)
 
 
+README = Path(__file__).resolve().parent / "README.md"
+MARKERS = ("<!-- benchmark-table -->", "<!-- /benchmark-table -->")
+
+
+def update_readme(text: str, path: Path = README) -> None:
+    """Replace what lies between the two ``MARKERS`` lines of ``path`` by ``text`` (the table
+    without its heading); the rest of the file is kept as it is."""
+    old = path.read_text(encoding="utf-8")
+    start, end = old.find(MARKERS[0]), old.find(MARKERS[1])
+    if start < 0 or end < start:
+        raise SystemExit(f"{path}: no {MARKERS[0]} ... {MARKERS[1]} block to replace")
+    body = text.split("\n", 2)[2] if text.startswith("## Benchmarks") else text
+    path.write_text(old[:start + len(MARKERS[0])] + "\n" + body.strip() + "\n"
+                    + old[end:], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (~0.5 min)")
+    parser.add_argument("--quick", action="store_true", help="short run (~20 min)")
     parser.add_argument("--out", type=Path, help="also write the Markdown table to this file")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="replace the table between the benchmark-table markers of "
+                             "benchmarks/README.md with this run's")
     args = parser.parse_args(argv)
     info = machine()
     t0 = time.perf_counter()
@@ -198,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out is not None:
         args.out.write_text(text)
+    if args.update_readme:
+        update_readme(text)
     return 0
 
 

@@ -124,18 +124,25 @@ class MPIPool(SerialPool):
     itself, submits the others to the executor's workers (ranks 1..N-1, which
     take them as they become free) and returns the results in order, so N ranks give N
     evaluators. Ranks > 0 call :meth:`wait`, which serves tasks until rank 0
-    closes the pool. Idle workers poll with mpi4py's back-off (``MPI4PY_FUTURES_BACKOFF``,
-    1 ms by default) instead of spinning on a blocking receive.
+    closes the pool. Idle ranks poll with mpi4py's back-off (at most ``BACKOFF_S`` = 0.1 ms
+    asleep between polls; ``MPI4PY_FUTURES_BACKOFF`` overrides it) instead of spinning.
     """
 
-    def __init__(self, comm: Any = None) -> None:
+    #: longest sleep (s) of an idle rank between polls; mpi4py's default is 1 ms, which adds
+    #: ~1.5 ms to a round trip of two 3 ms tasks on 2 ranks (benchmarks/README.md, "MPI")
+    BACKOFF_S = 1e-4
+
+    def __init__(self, comm: Any = None, backoff_s: float | None = None) -> None:
         from mpi4py import MPI
         from mpi4py.futures import MPICommExecutor
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.is_master = self.rank == 0
-        self._context = MPICommExecutor(self.comm, root=0)
+        if backoff_s is None:           # MPI4PY_FUTURES_BACKOFF, when set, is the user's choice
+            env = os.environ.get("MPI4PY_FUTURES_BACKOFF")
+            backoff_s = float(env) if env else self.BACKOFF_S
+        self._context = MPICommExecutor(self.comm, root=0, backoff=float(backoff_s))
         self._executor = self._context.__enter__() if self.is_master else None
         self._closed = False
 
