@@ -77,7 +77,8 @@ class SpectrumModel:
         self.taylor = lin.shape[0] == 6
         self.sig = None
         if sig is not None:
-            self.sig = {"U": np.ascontiguousarray(sig["U"][window]), "W": sig["W"],
+            u = np.ascontiguousarray(sig["U"][window])
+            self.sig = {"U": u, "Ut": np.ascontiguousarray(u.T), "W": sig["W"],
                         "t": sig["t_sig"], "mm": sig["mm"]}
         self.constraint = constraint
         self.prior = prior
@@ -108,7 +109,9 @@ class SpectrumModel:
         w = s["W"][:nk]
         coef = (w.reshape(-1, w.shape[-1]) @ v).reshape(nk, w.shape[1], -1)   # (nk, r, n)
         z = np.einsum("krn,kn->rn", coef, g[:nk])
-        return (s["U"] @ z).T
+        # (n, r) @ (r, nb): the counts come out point-major (C order), as ``expected`` adds
+        # them; (U @ z).T was a transposed view and made that addition a strided pass
+        return z.T @ s["Ut"]
 
     def signal_norm(self, m_gev: np.ndarray) -> np.ndarray:
         """N_w(m): in-window signal counts per mu_B^2 at SSM fluxes and nominal response for
