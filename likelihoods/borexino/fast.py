@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from .._spline import strength_spline
+
 U_REF_MUB = 3e-11
 U_NODES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1, 2.35, 2.6, 2.95, 3.3, 3.7,
                     4.2, 4.8, 5.5, 6.3, 7.2, 8.2, 9.5, 11.0])
@@ -98,21 +100,17 @@ def interpolation_tables(u: np.ndarray, lm_nodes: np.ndarray, delta: np.ndarray
     * ``lm_dense``, ``delta_dense`` (n_u, n_dense): monotone cubic (PCHIP: no overshoot between
       nodes; F. N. Fritsch and R. E. Carlson, SIAM J. Numer. Anal. 17 (1980) 238) in log10 m at
       every u node, on a 1/100-decade grid;
-    * ``coef`` (4, n_u - 1, n_dense): natural cubic spline in s = u^2 at every dense mass
-      (Delta ln L is close to quadratic in s in the Gaussian regime), highest power first;
-    * ``d1``, ``d2`` (n_dense,): its first and second s-derivatives at the last node, clipped
-      to <= 0 (the extrapolation beyond the grid). The natural spline's second derivative at
-      the end is zero by construction, so ``d2`` is set to 0: evaluated, it is rounding noise
-      (|d2| < 1e-16) that differed from build to build and, at strengths ~1e8 times the grid's
-      edge, outweighed the slope term."""
-    from scipy.interpolate import CubicSpline, PchipInterpolator
+    * ``coef`` (4, n_u - 1, n_dense), ``slope`` (n_dense,): the strength spline at every dense
+      mass (``likelihoods._spline.strength_spline``: natural cubic in s = u^2, continued
+      linearly with the end slope clipped to <= 0). An earlier version also continued with the
+      spline's end curvature, which is zero for a natural spline: evaluated, it was rounding
+      noise (|d2| < 1e-16) that changed from build to build and, at strengths ~1e8 times the
+      grid's edge, outweighed the slope term."""
+    from scipy.interpolate import PchipInterpolator
     n_dense = int(round(100 * (lm_nodes[-1] - lm_nodes[0]))) + 1
     lm = np.linspace(lm_nodes[0], lm_nodes[-1], n_dense)
     dense = PchipInterpolator(lm_nodes, delta, axis=1)(lm)
-    s = u**2
-    sp = CubicSpline(s, dense, axis=0, bc_type="natural")
-    return {"lm_dense": lm, "delta_dense": dense, "coef": np.ascontiguousarray(sp.c),
-            "d1": np.minimum(sp(s[-1], 1), 0.0), "d2": np.zeros(n_dense)}
+    return {"lm_dense": lm, "delta_dense": dense, **strength_spline(u, dense)}
 
 
 class FastGrid:
@@ -130,7 +128,7 @@ class FastGrid:
         self.log_n_fine = np.log(np.maximum(self.n_fine, 1e-300))
         self.s = self.u**2
         self.coef = np.ascontiguousarray(arrays["coef"])   # (4, n_u - 1, n_dense)
-        self.d1, self.d2 = arrays["d1"], arrays["d2"]
+        self.slope = arrays["slope"]                        # (n_dense,), <= 0
 
     def n_signal(self, q: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Signal counts sum_w q_w N_w(m) (n,) for strengths q (n, n_w) and finite m (n,)."""
@@ -164,10 +162,9 @@ class FastGrid:
         for jj, wt in ((j, 1 - g), (j + 1, g)):
             c = self.coef[:, i, jj]
             val = ((c[0] * h + c[1]) * h + c[2]) * h + c[3]
-            d1, d2 = self.d1[jj], self.d2[jj]
+            slope = self.slope[jj]
             with np.errstate(over="ignore", invalid="ignore"):
-                val = (val + np.where(d1 < 0, d1 * over, 0.0)
-                       + np.where(d2 < 0, 0.5 * d2 * over * over, 0.0))
+                val = val + np.where(slope < 0, slope * over, 0.0)
                 out += np.where(wt > 0, wt * val, 0.0)
         return out
 

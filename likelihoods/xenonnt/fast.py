@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._spline import strength_spline
+
 U_REF_MUB = 1e-11
 DU = 0.1
 U_NODES = np.arange(0.0, 8.0 + DU / 2, DU)
@@ -44,17 +46,7 @@ def build_grid(model) -> dict[str, np.ndarray]:
         q0 = (U_NODES * U_REF_MUB) ** 2 * ratio
         delta[:, j] = model.delta_universal(q0, m)
     return {"u": U_NODES, "log10_m": LOG10_M_NODES, "delta": delta,
-            "n_fine": n_fine, "n_zero": n_zero, **spline_tables(U_NODES, delta)}
-
-
-def spline_tables(u: np.ndarray, delta: np.ndarray) -> dict[str, np.ndarray]:
-    """Natural cubic spline in s = u^2 at every mass node, derived once and cached with the
-    grid (loading needs no spline construction): ``coef`` (4, n_u - 1, n_m), highest power
-    first, and ``slope`` (n_m,), the end slope in s clipped to <= 0."""
-    from scipy.interpolate import CubicSpline
-    s = u**2
-    sp = CubicSpline(s, delta, axis=0, bc_type="natural")
-    return {"coef": np.ascontiguousarray(sp.c), "slope": np.minimum(sp(s[-1], 1), 0.0)}
+            "n_fine": n_fine, "n_zero": n_zero, **strength_spline(U_NODES, delta)}
 
 
 class FastGrid:
