@@ -32,17 +32,9 @@ import numpy as np
 
 from .model import SpectrumModel, baker_cousins_deviance
 from .parameters import I_DR, I_DS, I_H4, I_MU, I_PO, LOWER, N_LIN, PARAMS, SCALE, UPPER
-from .response import taylor_coefficients
+from .response import taylor_coefficients, taylor_derivatives
 
 N_SOLAR = 5
-
-
-def _taylor_derivatives(ds: np.ndarray, dr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """d g / d ds and d g / d dr (n, 6) of ``response.taylor_coefficients``
-    g = (1, ds, dr, ds^2/2, dr^2/2, ds dr)."""
-    zero, one = np.zeros_like(ds), np.ones_like(ds)
-    return (np.stack([zero, one, zero, ds, zero, dr], axis=1),
-            np.stack([zero, zero, one, zero, dr, ds], axis=1))
 
 
 class _Problem:
@@ -105,7 +97,7 @@ class _Problem:
             br = np.einsum("kcb,pb->pkc", self.lin, resid)
             if self.sig is not None:
                 br[:, :, :N_SOLAR] += np.einsum("pkcb,pb->pkc", self.sig[idx], resid)
-            for i, dg in zip((I_DS, I_DR), _taylor_derivatives(ds, dr)):
+            for i, dg in zip((I_DS, I_DR), (d.T for d in taylor_derivatives(ds, dr))):
                 jac[:, i] = np.einsum("pk,pkb->pb", dg, big_a)
                 cross = np.einsum("pk,pkc->pc", dg, br)
                 second[:, :N_LIN, i] = second[:, i, :N_LIN] = cross

@@ -20,7 +20,7 @@ from likelihoods.solar import fold
 
 from .parameters import (I_DR, I_DS, I_H3, I_H4, I_MU, I_PO, I_SG, LOWER, N_LIN, PARAMS,
                          SCALE, UPPER)
-from .response import taylor_coefficients
+from .response import taylor_coefficients, taylor_derivatives
 from .spectrum import EXPOSURE_DAY_100T, load_phase2
 
 
@@ -190,8 +190,7 @@ class SpectrumModel:
         for i, d in zip((I_MU, I_SG, I_H3, I_H4), dpo):
             grad[i] = th[I_PO] * d @ r
         if nk == 6:
-            dgs = np.array([0, 1, 0, ds, 0, dr])
-            dgr = np.array([0, 0, 1, 0, dr, ds])
+            dgs, dgr = (d[:, 0] for d in taylor_derivatives(np.array([ds]), np.array([dr])))
             grad[I_DS] = amp @ np.tensordot(dgs, basis, axes=1) @ r
             grad[I_DR] = amp @ np.tensordot(dgr, basis, axes=1) @ r
         else:

@@ -195,3 +195,13 @@ def taylor_coefficients(ds: np.ndarray, dr: np.ndarray) -> np.ndarray:
     dr = np.asarray(dr, dtype=float)
     one = np.ones_like(ds + dr)
     return np.stack([one, ds * one, dr * one, 0.5 * ds**2 * one, 0.5 * dr**2 * one, ds * dr])
+
+
+def taylor_derivatives(ds: np.ndarray, dr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d/d(ds) and d/d(dr) of ``taylor_coefficients``, each (6, n): the derivatives of
+    (1, ds, dr, ds^2/2, dr^2/2, ds dr)."""
+    ds = np.asarray(ds, dtype=float)
+    dr = np.asarray(dr, dtype=float)
+    zero, one = np.zeros_like(ds + dr), np.ones_like(ds + dr)
+    return (np.stack([zero, one, zero, ds * one, zero, dr * one]),
+            np.stack([zero, zero, one, zero, dr * one, ds * one]))
