@@ -305,7 +305,8 @@ class BorexinoLikelihood(Likelihood):
         machine's cores (forked worker processes, ``build_processes``). The result does not
         depend on how the blocks are shared."""
         chi_sm, _ = self.sm_fit
-        nodes = [(i, j) for i, si in enumerate(s) if si != 0.0 for j in range(len(m))]
+        # mass-major: a block covers few masses, whose signal templates it builds once
+        nodes = [(i, j) for j in range(len(m)) for i, si in enumerate(s) if si != 0.0]
         blocks = [nodes[k:k + PROFILE_BLOCK] for k in range(0, len(nodes), PROFILE_BLOCK)]
         tasks = [(np.array([s[i] for i, _ in b]), np.array([m[j] for _, j in b])) for b in blocks]
         delta = np.zeros((len(s), len(m)))
