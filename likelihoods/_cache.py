@@ -117,27 +117,6 @@ def _parse_imports(name: str, path: Path, mtime_ns: int, size: int) -> frozenset
     return frozenset(found)
 
 
-def _ast_imports(name: str, path: Path) -> frozenset[str]:
-    """The same from the syntax tree (``ast``): the reference the text scan is tested against."""
-    import ast
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    package = _package_of(name, path)
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                parts = parts[:len(parts) - node.level + 1]
-                base = ".".join(parts + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return frozenset(found)
-
-
 def module_closure(roots: Iterable[str]) -> dict[str, Path]:
     """Project modules imported, directly or transitively, by the modules ``roots``, with
     the ``__init__`` of every enclosing package: ``{module name: source file}``."""

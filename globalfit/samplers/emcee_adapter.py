@@ -206,7 +206,7 @@ def autocorr_thin(tau_old: np.ndarray | None) -> int:
     is computed without thinning."""
     if tau_old is None or not np.all(np.isfinite(tau_old)):
         return 1
-    return int(2 ** max(0, int(np.floor(np.log2(max(float(np.max(tau_old)) / 16.0, 1.0))))))
+    return int(2 ** int(np.floor(np.log2(max(float(np.max(tau_old)) / 16.0, 1.0)))))
 
 
 def split_rhat(backend: Any, tau: np.ndarray, options: dict[str, Any]) -> np.ndarray:
