@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._spline import strength_spline
+from likelihoods._spline import strength_spline
 
 U_REF_MUB = 3e-11
 U_NODES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1, 2.35, 2.6, 2.95, 3.3, 3.7,
