@@ -8,7 +8,8 @@ fresh process (``run_fit.py`` / ``globalfit limits``), measured in this run:
   bulk ESS >= 1000 for every sampled parameter), on 1 rank and on 2 MPI ranks; ESS per second
   is the minimum bulk ESS over the wall time.
 * ``mpi``: the same amount of work on 1 and 2 ranks, for the workloads worth parallelising:
-  the full-systematics emcee fit for a fixed number of steps (``stop: fixed``), nautilus on
+  the full-systematics emcee fit for a fixed number of steps (``stop: fixed``), dynesty with
+  1000 live points and random-slice proposals for a fixed number of iterations, nautilus on
   the full-systematics posterior for a fixed number of likelihood calls, and the ``limits``
   default grid (``configs/limits.yaml``, both methods, every curve). The ratio of the wall
   times is the speed-up; from the 1-rank time and the 2-rank time the serial part s and the
@@ -67,9 +68,14 @@ def fixed_work_fit(sampler: str, ranks: int, workdir: Path, cache_dir: str | Non
         # split; at 64 walkers a call is ~1.3 ms, about one MPI round trip, and stays whole
         cfg["sampler"] = {"name": "emcee", "nwalkers": 256, "stop": "fixed",
                           "max_steps": 300 if quick else 1500}
+    elif sampler == "dynesty":
+        # many live points, random slices: each pool task is one slice-sampling chain of
+        # ~140 likelihood calls (~0.25 s), so the tasks are large against a round trip
+        cfg["sampler"] = {"name": "dynesty", "nlive": 1000, "sample": "rslice",
+                          "maxiter": 700 if quick else 3000}
     else:
         cfg["sampler"] = {"name": "nautilus", "n_live": 2000,
-                          "maxcall": 50_000 if quick else 200_000}
+                          "maxcall": 20_000 if quick else 100_000}
     return run_config(cfg, f"{sampler}_fixed_{ranks}", ranks, workdir, cache_dir)
 
 
@@ -115,7 +121,7 @@ def main(quick: bool = False, cache_dir: str | None = None) -> dict[str, Any]:
         if not quick:
             res["full_fit"].append(full_fit(2, work, cache_dir))
             print("full-systematics fit:", res["full_fit"][-1], flush=True)
-        for sampler in ("emcee", "nautilus"):
+        for sampler in ("emcee", "dynesty", "nautilus"):
             one = fixed_work_fit(sampler, 1, work, cache_dir, quick)
             two = fixed_work_fit(sampler, 2, work, cache_dir, quick)
             res["mpi"][f"{sampler} (full systematics, fixed work)"] = (one, two)

@@ -223,6 +223,32 @@ def test_run_writes_plane_files(rate_term: BorexinoRateTerm, tmp_path: Path) -> 
     run_limits(cfg, out, force=True, borexino=rate_term)
 
 
+def test_output_parts_on_two_processes_match_serial(rate_term: BorexinoRateTerm,
+                                                    tmp_path: Path) -> None:
+    """The output parts (1-D files, each plane) mapped over 2 worker processes write the same
+    CSV files and summary as one process; a second run with --force over the serial output
+    replaces it file for file."""
+    plane = {"m_aprime": {"n_points": 9}, "eps": {"n_points": 9}, "mu": {"n_points": 13},
+             "g_d": 0.3}
+    base = {"m_aprime": {"low": "1 MeV", "high": "1 GeV", "n_points": 4}, "g_d": [0.3],
+            "methods": ["profile"], "plane": plane}
+    serial = parse({**base, "pool": {"kind": "serial"}})
+    two = parse({**base, "pool": {"kind": "processes", "n_processes": 2}})
+    run_limits(serial, tmp_path / "serial", borexino=rate_term)
+    run_limits(two, tmp_path / "two", borexino=rate_term)
+    names = sorted(p.name for p in (tmp_path / "serial").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
+    assert "plane_m_mu_grid.csv" in names and "exclusion_m_eps.png" in names
+    for name in names:
+        if name.endswith((".csv", ".json")):
+            assert (tmp_path / "serial" / name).read_text() == \
+                (tmp_path / "two" / name).read_text(), name
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "serial").iterdir()}
+    run_limits(two, tmp_path / "serial", force=True, borexino=rate_term)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "serial").iterdir()}
+    assert after.keys() == before.keys() and all(after[k] > before[k] for k in before)
+
+
 def test_legend_names_are_experiment_and_year() -> None:
     """Legends name the experiment and the year of its publication, not config labels."""
     fit = from_mapping(config({}), ROOT / "configs" / "limits.yaml")[0]

@@ -18,6 +18,7 @@ from globalfit.cli import main
 from globalfit.output import _arviz
 from globalfit.samplers import StopFlag
 from globalfit.samplers.nautilus_adapter import run_nautilus
+from globalfit.samplers.pool import SerialPool
 from test_samplers import CX, SX, CY, SY, exact_logz, options, posterior, truncated_moments
 
 pytest.importorskip("nautilus")
@@ -137,3 +138,29 @@ def test_nautilus_cli_sigterm_resume_writes_nested_outputs(tmp_path: Path) -> No
     total = sum(idata.log_likelihood[k].values for k in ("a", "b")) + \
         idata.log_prior["log_prior"].values
     np.testing.assert_allclose(total, lp)
+
+
+class CountingPool(SerialPool):
+    """Two evaluators in this process (size 2), recording what nautilus maps over it."""
+    size = 2
+    min_task_seconds = 0.0
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def map(self, fn, items):
+        self.names.append(getattr(getattr(fn, "func", fn), "__name__", type(fn).__name__))
+        return super().map(fn, items)
+
+
+def test_nautilus_trains_its_networks_on_the_pool(tmp_path: Path) -> None:
+    """On a pool of more than one process nautilus' own work goes to the pool too: each
+    bound's networks are trained as pool tasks (nautilus.neural.train_network) and its points
+    drawn in pool tasks, besides the likelihood blocks; the evidence is still the exact one."""
+    pool = CountingPool()
+    res = run_nautilus(posterior(), options("nautilus", n_live=200, n_networks=2,
+                                            n_eff=2000.0), 7, tmp_path / "n.h5", pool=pool)
+    assert "train_network" in pool.names and "_reset_and_sample" in pool.names
+    assert "Uncounted" in pool.names                     # the likelihood blocks
+    st = res.stats
+    assert st["converged"] and abs(st["logz"] - exact_logz()) < 3 * st["logzerr"]

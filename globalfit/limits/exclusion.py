@@ -13,7 +13,7 @@ from typing import Mapping
 import numpy as np
 
 from .contours import contour_lines, delta_chi2, write_contour_csv, write_grid_csv
-from .grids import PlaneGrid, compute_planes
+from .grids import PlaneGrid, compute_plane
 from .settings import LimitsConfig
 from .terms import MomentTerm
 
@@ -55,18 +55,21 @@ def _notes(cfg: LimitsConfig, grid: PlaneGrid) -> dict[str, str]:
     return out
 
 
+def exclusion(cfg: LimitsConfig, direct: Mapping[str, MomentTerm], name: str) -> Exclusion:
+    """Plane ``name`` of ``cfg.plane`` (``m_eps`` or ``m_mu``)."""
+    ps = cfg.plane
+    grid = compute_plane(name, ps, cfg.setup, direct)
+    deltas = {k: delta_chi2(grid, k, ps.dof) for k in grid.chi2}
+    lines = {k: contour_lines(d, grid.masses_gev, grid.x, ps.threshold)
+             for k, d in deltas.items()}
+    return Exclusion(grid=grid, deltas=deltas, lines=lines, notes=_notes(cfg, grid))
+
+
 def exclusions(cfg: LimitsConfig, direct: Mapping[str, MomentTerm]) -> dict[str, Exclusion]:
     """Every plane of ``cfg.plane``: name -> :class:`Exclusion`."""
-    ps = cfg.plane
-    if ps is None:
+    if cfg.plane is None:
         return {}
-    out = {}
-    for name, grid in compute_planes(ps, cfg.setup, direct).items():
-        deltas = {k: delta_chi2(grid, k, ps.dof) for k in grid.chi2}
-        lines = {k: contour_lines(d, grid.masses_gev, grid.x, ps.threshold)
-                 for k, d in deltas.items()}
-        out[name] = Exclusion(grid=grid, deltas=deltas, lines=lines, notes=_notes(cfg, grid))
-    return out
+    return {name: exclusion(cfg, direct, name) for name in cfg.plane.planes}
 
 
 def _csv_notes(cfg: LimitsConfig, grid: PlaneGrid) -> list[str]:
@@ -86,26 +89,28 @@ def _csv_notes(cfg: LimitsConfig, grid: PlaneGrid) -> list[str]:
     return notes
 
 
-def write_exclusions(cfg: LimitsConfig, results: Mapping[str, Exclusion],
-                     out_dir: Path) -> list[Path]:
-    """The CSV files and figures of every plane."""
+def write_exclusion(cfg: LimitsConfig, name: str, ex: Exclusion, out_dir: Path) -> list[Path]:
+    """The CSV files and figures of plane ``name``."""
     from .plane_plot import plot_plane
     ps = cfg.plane
-    written: list[Path] = []
-    for name, ex in results.items():
-        notes = _csv_notes(cfg, ex.grid)
-        written.append(write_grid_csv(ex.grid, ps.dof, out_dir / f"plane_{name}_grid.csv",
-                                      notes))
-        written.append(write_contour_csv(ex.grid, ex.lines, ps.dof,
-                                         out_dir / f"plane_{name}_contours.csv", notes))
-        ref = cfg.setup.scale_ref
-        one = len(ref) == 1
-        written += plot_plane(ex.grid, ex.deltas, ex.lines, ps.threshold, ps.dof, out_dir,
-                              fixed=cfg.resolved["fixed"], g_d=ps.g_d,
-                              scale=ps.scale * (next(iter(ref.values())) if one else 1.0),
-                              scale_names=next(iter(ref)).replace("y0", "y_0") if one else "s",
-                              notes=ex.notes)
+    notes = _csv_notes(cfg, ex.grid)
+    written = [write_grid_csv(ex.grid, ps.dof, out_dir / f"plane_{name}_grid.csv", notes),
+               write_contour_csv(ex.grid, ex.lines, ps.dof,
+                                 out_dir / f"plane_{name}_contours.csv", notes)]
+    ref = cfg.setup.scale_ref
+    one = len(ref) == 1
+    written += plot_plane(ex.grid, ex.deltas, ex.lines, ps.threshold, ps.dof, out_dir,
+                          fixed=cfg.resolved["fixed"], g_d=ps.g_d,
+                          scale=ps.scale * (next(iter(ref.values())) if one else 1.0),
+                          scale_names=next(iter(ref)).replace("y0", "y_0") if one else "s",
+                          notes=ex.notes)
     return written
 
 
-__all__ = ["Exclusion", "exclusions", "write_exclusions"]
+def write_exclusions(cfg: LimitsConfig, results: Mapping[str, Exclusion],
+                     out_dir: Path) -> list[Path]:
+    """The CSV files and figures of every plane."""
+    return [p for name, ex in results.items() for p in write_exclusion(cfg, name, ex, out_dir)]
+
+
+__all__ = ["Exclusion", "exclusion", "exclusions", "write_exclusion", "write_exclusions"]

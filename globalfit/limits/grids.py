@@ -220,12 +220,18 @@ def m_mu_grid(ps: PlaneSettings, setup: ModelSetup,
     return grid
 
 
+def compute_plane(name: str, ps: PlaneSettings, setup: ModelSetup,
+                  direct: Mapping[str, MomentTerm]) -> PlaneGrid:
+    """The grid of plane ``name`` (``m_eps`` or ``m_mu``)."""
+    builders = {"m_eps": m_eps_grid, "m_mu": m_mu_grid}
+    return builders[name](ps, setup, direct)
+
+
 def compute_planes(ps: PlaneSettings, setup: ModelSetup,
                    direct: Mapping[str, MomentTerm]) -> dict[str, PlaneGrid]:
     """The grids of every plane of ``ps.planes`` (name -> :class:`PlaneGrid`)."""
-    builders = {"m_eps": m_eps_grid, "m_mu": m_mu_grid}
-    return {name: builders[name](ps, setup, direct) for name in ps.planes}
+    return {name: compute_plane(name, ps, setup, direct) for name in ps.planes}
 
 
-__all__ = ["BLOCK_POINTS", "PlaneGrid", "compute_planes", "indirect_profiles", "m_eps_grid",
+__all__ = ["BLOCK_POINTS", "PlaneGrid", "compute_plane", "compute_planes", "indirect_profiles", "m_eps_grid",
            "m_mu_grid"]

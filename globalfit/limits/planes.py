@@ -11,7 +11,8 @@ Threshold: ``dof: 1`` (default) excludes a point where Delta chi^2 = -2 [ln L - 
 >= 2.71 with ln L_max the best fit on the same mass (x >= 0): the 1-d.o.f. raster scan in
 m_A' of the phenomenological exclusion plots, whose boundary at each mass is the 1-D 90 %
 C.L. limit. ``dof: 2`` uses 4.61 (chi^2_2 at 0.90) above the best fit over the whole plane:
-a joint 90 % C.L. region in both parameters. Both from ``scipy.stats.chi2.ppf(0.90, dof)``
+a joint 90 % C.L. region in both parameters. Both the 0.90 quantile of chi^2_dof
+(``scipy.special.chdtri(dof, 0.10)``, the same as ``scipy.stats.chi2.ppf(0.90, dof)``)
 (PDG 2024, Sec. 40.4.2, Table 40.2).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ..errors import ConfigError
 from ..options import Option, short_repr, suggest, validate_options
@@ -53,7 +54,7 @@ _MU_AXIS = (Option("low", _NUM, 1e-20, low=0.0), Option("high", _NUM, 1e-2, low=
 def threshold(dof: int) -> float:
     """Delta chi^2 of a 90 % C.L. region with ``dof`` parameters of interest (2.7055 for 1,
     4.6052 for 2; the 0.90 quantile of chi^2_dof)."""
-    return float(stats.chi2.ppf(CL, df=dof))
+    return float(special.chdtri(dof, 1.0 - CL))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,10 @@ FIGURE_DATA = "limits_figure.csv"
 _FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf", FIGURE_DATA,
                 "exclusion_m_eps.png", "exclusion_m_eps.pdf", "exclusion_m_mu.png",
                 "exclusion_m_mu.pdf", "hepdata.tar.gz")
+#: the order the output parts are handed out in, costliest first (measured on the default
+#: grid: the moment plane ~3.5 s, the 1-D files and figure ~3 s, the (m_A', eps) plane ~2 s):
+#: on 2 processes a worker takes the first, rank 0 the last and then the middle one
+PART_ORDER = ("plane:m_mu", "curves", "plane:m_eps")
 _CSV_PREFIXES = ("borexino_", "xenonnt_", "indirect_gd", "combined_gd", "br_inv_gd_", "plane_")
 
 
@@ -96,10 +100,28 @@ class LimitCalculator:
                     out[f"combined/{g:g}/{method}"] = upper_limit(f_all, method)
         return out
 
+    def finish(self, part: tuple) -> Any:
+        """One independent part of the output (:func:`run_limits`): ``("curves", out_dir,
+        curves, fit_resolved)`` writes the curve files, ``summary.json``, ``config.yaml`` and
+        ``limits.png``/``.pdf`` (returns the paths); ``("plane", out_dir, name)`` computes
+        the 2-D exclusion ``name`` and writes its files (returns the
+        :class:`~globalfit.limits.exclusion.Exclusion`)."""
+        cfg = self.cfg
+        if part[0] == "curves":
+            _, out_dir, curves, fit_resolved = part
+            labels = [legend_label(lk) for lk in cfg.setup.likelihoods.values()]
+            direct = {k: t.label for k, t in self.direct.items()}
+            return write_outputs(cfg, curves, out_dir, fit_resolved, labels, direct)
+        from .exclusion import exclusion, write_exclusion
+        _, out_dir, name = part
+        ex = exclusion(cfg, self.direct, name)
+        write_exclusion(cfg, name, ex, out_dir)
+        return ex
+
 
 def compute_curves(calc: LimitCalculator, pool: Any = None) -> dict[str, np.ndarray]:
     """Every curve on the mass grid: name -> (n_masses,) array (mu_B). The masses are mapped
-    over ``pool`` (``globalfit.samplers.pool``; serial when None) in blocks of 4 masses per
+    over ``pool`` (``globalfit.samplers.pool``; serial when None) in blocks of 8 masses per
     process, with a progress bar."""
     n = len(calc.cfg.masses_gev)
     size = 1 if pool is None else int(pool.size)
@@ -113,10 +135,10 @@ def compute_curves(calc: LimitCalculator, pool: Any = None) -> dict[str, np.ndar
         else:
             from ..samplers.pool import Ref, register
             register(_REGISTRY_KEY, calc)      # no-op for workers forked before this
-            # blocks of 4 masses per rank: fewer synchronisation points than one mass per
-            # rank, and still a progress update every few seconds
-            for start in range(0, n, 4 * size):
-                block = range(start, min(n, start + 4 * size))
+            # blocks of 8 masses per process: few synchronisation points (the pool balances
+            # the masses within a block), and still a progress update every few seconds
+            for start in range(0, n, 8 * size):
+                block = range(start, min(n, start + 8 * size))
                 rows += pool.map(Ref(_REGISTRY_KEY, "at_mass"), block)
                 bar.update(len(block))
     return {key: np.array([r[key] for r in rows]) for key in rows[0]}
@@ -265,8 +287,14 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
                borexino: MomentTerm | None = None,
                fit_resolved: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Compute every curve and write the outputs into ``out_dir`` (refuses an existing,
-    non-empty directory unless ``force``). Returns the curves."""
-    from ..samplers.pool import make_pool, register
+    non-empty directory unless ``force``). Returns the curves.
+
+    The curves are mapped over the pool (:func:`compute_curves`); then the earlier output is
+    removed (``force``) and the rest is mapped over the same pool as independent parts
+    (:meth:`LimitCalculator.finish`): the 1-D files and figure, and each 2-D plane computed
+    and written, so that on 2 or more processes the planes and figures do not wait for each
+    other."""
+    from ..samplers.pool import Ref, make_pool, register
     replace = _check_out_dir(out_dir, force)
     calc = LimitCalculator(cfg, borexino)
     register(_REGISTRY_KEY, calc)          # before the pool forks its workers
@@ -276,18 +304,20 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
         return {}
     try:
         curves = compute_curves(calc, pool)
+        if replace:
+            _remove_previous(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        planes = () if cfg.plane is None else tuple(cfg.plane.planes)
+        parts = {f"plane:{name}": ("plane", out_dir, name) for name in planes}
+        parts["curves"] = ("curves", out_dir, curves, dict(fit_resolved or {}))
+        order = [k for k in PART_ORDER if k in parts]
+        done = dict(zip(order, pool.map(Ref(_REGISTRY_KEY, "finish"),
+                                        [parts[k] for k in order])))
     finally:
         pool.close()
-    from .exclusion import exclusions, write_exclusions
-    planes = exclusions(cfg, calc.direct)
-    if replace:
-        _remove_previous(out_dir)
-    labels = [legend_label(lk) for lk in cfg.setup.likelihoods.values()]
-    direct = {k: t.label for k, t in calc.direct.items()}
-    write_outputs(cfg, curves, out_dir, fit_resolved, labels, direct)
-    write_exclusions(cfg, planes, out_dir)
     if cfg.format == "hepdata":
-        _export_hepdata(cfg, calc, curves, planes, out_dir)
+        _export_hepdata(cfg, calc, curves, {name: done[f"plane:{name}"] for name in planes},
+                        out_dir)
     return curves
 
 

@@ -4,7 +4,11 @@ Lange, MNRAS 525 (2023) 3181, arXiv:2306.16923 (nautilus). The unit cube is mapp
 parameters by the config's prior transform (globalfit.priors); the likelihood is evaluated
 for a whole batch of points in one vectorised call (``vectorized=True``), split over the pool
 in row blocks (:class:`~globalfit.samplers.pool.ChunkedFunction`), so serial, multi-process
-and MPI runs share one code path.
+and MPI runs share one code path. On a pool of more than one process, nautilus' own work
+goes to the pool too (its ``pool=(likelihood pool, sampler pool)`` argument, sampler pool
+only): the ``n_networks`` networks of each new bound are trained in parallel and new points
+are drawn from the bound in parallel, which is where most of its wall time goes at
+``n_live`` in the thousands (benchmarks/README.md, "MPI").
 
 Evidence: ``ln Z`` is nautilus' importance-sampling estimate; its error is the statistical
 scatter ``1 / sqrt(N_eff)`` that the nautilus paper (Sect. 4) finds for repeated runs, with
@@ -120,7 +124,8 @@ def run_nautilus(posterior: Any, options: dict[str, Any], seed: int, checkpoint:
                 n_networks=options["n_networks"], n_batch=options["n_batch"],
                 enlarge_per_dim=options["enlarge_per_dim"],
                 split_threshold=options["split_threshold"], vectorized=True, pass_dict=False,
-                seed=seed, filepath=checkpoint, resume=restored)
+                seed=seed, filepath=checkpoint, resume=restored,
+                pool=(None, pool if pool.size > 1 else None))
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise corrupt_checkpoint(checkpoint, type(exc).__name__) from None
         start_calls = int(sampler.n_like)

@@ -10,7 +10,8 @@ processes: every process builds it from the config and registers it under a key
 * :class:`SerialPool` - evaluates in this process.
 * :class:`ProcessPool` - ``multiprocessing`` workers (fork start method; POSIX).
 * :class:`MPIPool` - ``mpi4py.futures.MPICommExecutor`` on ``COMM_WORLD``: rank 0 drives
-  the sampler and evaluates one block itself; ranks > 0 serve blocks in :meth:`MPIPool.wait`.
+  the sampler and evaluates blocks itself that no worker has started; ranks > 0 serve
+  blocks in :meth:`MPIPool.wait`.
 
 Splitting pays only when a block's work exceeds the cost of shipping it (about 1 ms per task
 with ``mpi4py.futures`` on this project's machines, benchmarks/README.md): :class:`ChunkedFunction` times its calls and splits a batch only into blocks whose
@@ -120,12 +121,13 @@ class MPIPool(SerialPool):
     """MPI through ``mpi4py.futures.MPICommExecutor`` on ``COMM_WORLD`` (launch:
     ``mpiexec -n N python run_fit.py ...``; every rank builds the posterior first).
 
-    Rank 0 drives the sampler; :meth:`map` keeps every N-th item (the first included) for
-    itself, submits the others to the executor's workers (ranks 1..N-1, which
-    take them as they become free) and returns the results in order, so N ranks give N
-    evaluators. Ranks > 0 call :meth:`wait`, which serves tasks until rank 0
-    closes the pool. Idle ranks poll with mpi4py's back-off (at most ``BACKOFF_S`` = 0.1 ms
-    asleep between polls; ``MPI4PY_FUTURES_BACKOFF`` overrides it) instead of spinning.
+    Rank 0 drives the sampler; :meth:`map` submits every item to the executor, whose workers
+    (ranks 1..N-1) take them from the front as they become free, while rank 0 evaluates
+    items from the back that no worker has started (cancelling their futures), and returns
+    the results in order: N ranks give N evaluators, balanced however uneven the items.
+    Ranks > 0 call :meth:`wait`, which serves tasks until rank 0 closes the pool. Idle ranks
+    poll with mpi4py's back-off (at most ``BACKOFF_S`` = 0.1 ms asleep between polls;
+    ``MPI4PY_FUTURES_BACKOFF`` overrides it) instead of spinning.
     """
 
     #: longest sleep (s) of an idle rank between polls; mpi4py's default is 1 ms, which adds
@@ -154,14 +156,18 @@ class MPIPool(SerialPool):
 
     def map(self, fn: Callable, items: Iterable) -> list:
         items = list(items)
-        if not items:
-            return []
-        # rank 0's own share, done meanwhile: every size-th item (items whose cost drifts
-        # along the list, such as the masses of a limits grid, are then shared evenly)
-        mine = set(range(0, len(items), self.size))
-        futures = {i: self._executor.submit(fn, x) for i, x in enumerate(items)
-                   if i not in mine}
-        own = {i: fn(items[i]) for i in sorted(mine)}
+        if len(items) < 2:
+            return [fn(x) for x in items]
+        # every item goes to the executor's queue, which worker ranks take from the front as
+        # they become free; rank 0 takes items from the back for itself, each one that no
+        # worker has started yet (a pending future can still be cancelled), so items of
+        # uneven cost are balanced between rank 0 and the workers as they go
+        futures = [self._executor.submit(fn, x) for x in items]
+        own: dict[int, Any] = {}
+        for i in range(len(items) - 1, -1, -1):
+            if not futures[i].cancel():       # a worker has it (and every earlier item)
+                break
+            own[i] = fn(items[i])
         return [own[i] if i in own else futures[i].result() for i in range(len(items))]
 
     def close(self) -> None:
