@@ -99,6 +99,23 @@ def test_full_mode_vectorised_finite_and_batch_invariant(lk_full):
     assert big[1] < big[0]
 
 
+def test_full_mode_blocks_change_no_value(lk_full, monkeypatch):
+    """The full mode evaluates a batch in blocks of FULL_BLOCK points; blocks of 16 (crossing
+    the batch of 50 three times) give the values of one block to 1e-12."""
+    from likelihoods.borexino import likelihood as module
+    rng = np.random.default_rng(4)
+    n = 50
+    th = lk_full.sm_fit[1]
+    nuis = {k: th[i] * (1 + 0.02 * rng.standard_normal(n)) for i, k in enumerate(PARAMS)}
+    nuis["energy_scale"] = 0.003 * rng.standard_normal(n)
+    nuis["resolution"] = 0.03 * rng.standard_normal(n)
+    obs = {"mu_eff2_mub2": rng.uniform(0, 2e-21, n), "m_aprime_gev": 10 ** rng.uniform(-7, 0, n)}
+    monkeypatch.setattr(module, "FULL_BLOCK", 64)
+    whole = lk_full.loglike(obs, nuis)
+    monkeypatch.setattr(module, "FULL_BLOCK", 16)
+    np.testing.assert_allclose(lk_full.loglike(obs, nuis), whole, rtol=1e-12)
+
+
 def test_full_loglike_at_best_fit_matches_profile(lk_full):
     th = lk_full.sm_fit[1]
     obs = {"mu_eff2_mub2": np.zeros(1), "m_aprime_gev": np.zeros(1)}

@@ -53,6 +53,8 @@ from .templates import SIGNAL_WEIGHTS, SOLAR, linear_templates, signal_basis
 VARIANTS = ("spectrum_only", "radiochemical", "solar_model")
 CALIBRATION_FILE = "response_calibration.json"
 PROFILE_BLOCK = 128     # fast-grid nodes per batched fit (~30 MB of signal templates)
+FULL_BLOCK = 256        # points per full-mode evaluation: its (points x bins) temporaries stay
+                        # in cache (batch 1e3: ~1.5x the throughput of blocks of 2048)
 __all__ = ["BorexinoLikelihood", "PARAMS", "VARIANTS", "baker_cousins_deviance",
            "load_calibration"]
 
@@ -208,8 +210,8 @@ class BorexinoLikelihood(Likelihood):
             theta = np.stack([np.broadcast_to(np.asarray(nuisances[k], dtype=float), m.shape)
                               for k in PARAMS], axis=1)
             out = np.empty(len(m))
-            for i in range(0, len(m), 2048):
-                sl = slice(i, i + 2048)
+            for i in range(0, len(m), FULL_BLOCK):
+                sl = slice(i, i + FULL_BLOCK)
                 out[sl] = -0.5 * self.model.chi2_vectorised(theta[sl], q[sl], m[sl])
             bad |= np.any(~((theta >= LOWER) & (theta <= UPPER)), axis=1)
         out = np.where(np.isnan(out), -np.inf, out)
