@@ -10,7 +10,10 @@ before numpy is imported). Measured, each as the best of ``repeat`` timings:
 * ``module_breakdown``: the same batch split into prior, model observables and each
   likelihood's ``loglike``.
 * ``matmul_floor``: the bare numpy matrix products of the Borexino full mode (same shapes,
-  float64, C-contiguous) for a 2048-point block: the floor set by the response products.
+  float64, C-contiguous) for a 2048-point block: the floor set by the response products;
+  beside it the time of the one float64 logarithm per bin and point that the Poisson
+  deviance needs, and the fraction of the floor the full mode could reach if nothing but the
+  products and these logarithms cost time (the ceiling).
 * ``per_point_calls``: the same ``log_posterior`` called one point at a time (a ``log_prob``
   loop, Cobaya's one-point interface): the baseline the batch throughput is compared with.
 * ``naive_borexino_full``: a straightforward per-point numpy implementation of the Borexino
@@ -140,10 +143,17 @@ def matmul_floor(post: Any, block: int = 2048, repeat: int = 7) -> dict[str, flo
     t_w = best_time(lambda: wm @ v, repeat)
     t_u = best_time(lambda: u @ z, repeat)
     total = t_bg + t_w + t_u
+    # the Poisson deviance needs ln(nu) in every bin of every point: one float64 logarithm
+    # per element of a (block, n_bins) array, elementwise work no BLAS can take over
+    nu = 1.0 + 1e3 * rng.random((block, nb))
+    out = np.empty_like(nu)
+    t_log = best_time(lambda: np.log(nu, out=out), repeat)
     return {"points_per_s": block / total,
             "shapes": f"({block},{nk * n_lin})@({nk * n_lin},{nb}) + ({nk * r},{nt})@({nt},"
                       f"{block}) + ({nb},{r})@({r},{block})",
-            "gflops": 2.0 * block * (nk * n_lin * nb + nk * r * nt + nb * r) / total / 1e9}
+            "gflops": 2.0 * block * (nk * n_lin * nb + nk * r * nt + nb * r) / total / 1e9,
+            "log_ns": t_log / nu.size * 1e9,
+            "ceiling": total / (total + t_log)}
 
 
 # --- honest baselines: per-point evaluation ------------------------------------------
@@ -334,7 +344,8 @@ def main(quick: bool = False) -> dict[str, Any]:
         print(key + ": " + ", ".join(f"{m}: {r:.3g}" for m, r in results[key].items()))
     fl = results["floor"]
     print(f"full-mode matmul floor: {fl['points_per_s']:.3g} points/s "
-          f"({fl['gflops']:.1f} GFLOP/s; {fl['shapes']})")
+          f"({fl['gflops']:.1f} GFLOP/s; {fl['shapes']}); ln per bin {fl['log_ns']:.1f} ns, "
+          f"ceiling {fl['ceiling']:.0%} of the floor")
     pp, nv = results["per_point"], results["naive_full"]
     print(f"one point per call: fast {pp['fast']:.3g}, full {pp['full']:.3g} points/s; "
           f"naive per-point Borexino full mode {nv['naive_points_per_s']:.3g} points/s "
