@@ -34,6 +34,13 @@ def test_baker_cousins_equals_saturated_poisson_ratio():
     assert baker_cousins_deviance(nu, n) == pytest.approx(expected, rel=1e-10)
     assert baker_cousins_deviance(n + (n == 0), n + (n == 0)) == pytest.approx(0.0, abs=1e-9)
     assert baker_cousins_deviance(np.array([0.0, 1.0]), np.array([1.0, 1.0])) == np.inf
+    # no empty bin (the unmasked path): a row with nu <= 0, NaN or inf anywhere is +inf, the
+    # other rows are untouched; with an empty bin nu = 0 there is allowed
+    ones = np.ones(2)
+    rows = np.array([[1.0, 1.0], [-1e-300, 1.0], [np.nan, 1.0], [np.inf, 1.0], [-0.0, 2.0]])
+    d = baker_cousins_deviance(rows, ones)
+    assert d[0] == pytest.approx(0.0, abs=1e-12) and np.all(d[1:] == np.inf)
+    assert np.isfinite(baker_cousins_deviance(np.array([0.0, 1.0]), np.array([0.0, 1.0])))
 
 
 def test_interface_and_registry(lk_full):
@@ -114,6 +121,43 @@ def test_full_mode_blocks_change_no_value(lk_full, monkeypatch):
     whole = lk_full.loglike(obs, nuis)
     monkeypatch.setattr(module, "FULL_BLOCK", 16)
     np.testing.assert_allclose(lk_full.loglike(obs, nuis), whole, rtol=1e-12)
+
+
+def test_po210_peak_is_the_gram_charlier_series(lk_full):
+    """The 210Po peak: po210 against an independent evaluation of the Gram-Charlier series
+    (numpy's probabilists' Hermite series He_n) times phi(z)/sigma; the counts of the fast
+    path (Horner form, expected()) equal theta_po210 * po210 to 1e-13; the peak has unit area
+    in rate, so summed over the window bins it gives the exposure (day x 100 t) per cpd/100 t
+    when the window holds the whole peak."""
+    from numpy.polynomial import hermite_e
+    from likelihoods.borexino.parameters import I_H3, I_H4, I_MU, I_PO, I_SG
+    from likelihoods.borexino.spectrum import EXPOSURE_DAY_100T
+    model = lk_full.model
+    rng = np.random.default_rng(5)
+    theta = np.repeat(lk_full.sm_fit[1][None], 40, axis=0)
+    theta[:, I_MU] = rng.uniform(300.0, 600.0, 40)
+    theta[:, I_SG] = rng.uniform(10.0, 80.0, 40)
+    theta[:, I_H3] = rng.uniform(-0.5, 0.5, 40)
+    theta[:, I_H4] = rng.uniform(-0.5, 0.5, 40)
+    sl = slice(3, 500)
+    ref = np.empty((40, 497))
+    for j, th in enumerate(theta):
+        z = (model.centers[sl] - th[I_MU]) / th[I_SG]
+        series = hermite_e.hermeval(z, [1.0, 0.0, 0.0, th[I_H3] / 6.0, th[I_H4] / 24.0])
+        ref[j] = (np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi) / th[I_SG] * series
+                  * model.widths_exposure[sl])
+    peak = model.po210(theta, sl=sl)
+    np.testing.assert_allclose(peak, ref, rtol=1e-12, atol=1e-14 * np.max(np.abs(ref)))
+    fast = model.po210_counts(theta, sl)
+    np.testing.assert_allclose(fast, theta[:, I_PO, None] * peak, rtol=1e-13,
+                               atol=1e-15 * np.max(np.abs(fast)))
+    # bins of <= 3.3 keV: the midpoint sum of a peak of width sigma >= 25 keV is off by at
+    # most ~(3.3 / 25)^2 / 24 = 7e-4
+    inside = (theta[:, I_MU] - 8 * theta[:, I_SG] > model.centers[0]) & (
+        theta[:, I_MU] + 8 * theta[:, I_SG] < model.centers[-1]) & (theta[:, I_SG] >= 25.0)
+    assert inside.sum() >= 5
+    area = model.po210(theta[inside]).sum(axis=1) / EXPOSURE_DAY_100T
+    np.testing.assert_allclose(area, 1.0, rtol=2e-3)
 
 
 def test_full_loglike_at_best_fit_matches_profile(lk_full):

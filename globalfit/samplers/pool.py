@@ -29,8 +29,27 @@ import numpy as np
 
 _REGISTRY: dict[str, Any] = {}
 
+#: the user's thread counts of BLAS / OpenMP (when one is set, it is theirs to choose)
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: environment variables set by MPI launchers (MPICH/Hydra, Open MPI, Slurm PMI)
 _MPI_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE")
+
+
+def limit_blas_threads(processes_on_node: int) -> int | None:
+    """Limit this process's BLAS and OpenMP threads to (cores / ``processes_on_node``), at
+    least 1, so that N evaluating processes on one machine do not run N x cores threads:
+    OpenBLAS threads spin while they wait, and on 2 cores two MPI ranks with 2 threads each
+    made a 64-point full-mode call 5-10x slower (benchmarks/README.md, "MPI"). Left alone when
+    the user set ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS``.
+    Returns the limit set, or None."""
+    if any(var in os.environ for var in _THREAD_VARS):
+        return None
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    n = max(1, cores // max(1, int(processes_on_node)))
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=n)
+    return n
 
 
 def register(key: str, obj: Any) -> None:
@@ -102,12 +121,14 @@ class SerialPool:
 
 class ProcessPool(SerialPool):
     """``n`` local worker processes (fork start method, so registered objects are inherited;
-    register the posterior *before* creating the pool)."""
+    register the posterior *before* creating the pool); each limits its BLAS threads to its
+    share of the cores (:func:`limit_blas_threads`)."""
 
     def __init__(self, n: int) -> None:
         import multiprocessing
         self.size = int(n)
-        self._pool = multiprocessing.get_context("fork").Pool(self.size)
+        self._pool = multiprocessing.get_context("fork").Pool(
+            self.size, initializer=limit_blas_threads, initargs=(self.size,))
 
     def map(self, fn: Callable, items: Iterable) -> list:
         return self._pool.map(fn, list(items))
@@ -127,12 +148,16 @@ class MPIPool(SerialPool):
     the results in order: N ranks give N evaluators, balanced however uneven the items.
     Ranks > 0 call :meth:`wait`, which serves tasks until rank 0 closes the pool. Idle ranks
     poll with mpi4py's back-off (at most ``BACKOFF_S`` = 0.1 ms asleep between polls;
-    ``MPI4PY_FUTURES_BACKOFF`` overrides it) instead of spinning.
+    ``MPI4PY_FUTURES_BACKOFF`` overrides it) instead of spinning. Every rank limits its BLAS
+    threads to its share of the machine's cores (:func:`limit_blas_threads`).
     """
 
     #: longest sleep (s) of an idle rank between polls; mpi4py's default is 1 ms, which adds
     #: ~1.5 ms to a round trip of two 3 ms tasks on 2 ranks (benchmarks/README.md, "MPI")
     BACKOFF_S = 1e-4
+    #: longest wait (s) of rank 0 for the workers to receive their first tasks of a map (they
+    #: are idle then, so this is only reached when a worker is slow to answer)
+    DISPATCH_WAIT_S = 5e-3
 
     def __init__(self, comm: Any = None, backoff_s: float | None = None) -> None:
         from mpi4py import MPI
@@ -141,6 +166,10 @@ class MPIPool(SerialPool):
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.is_master = self.rank == 0
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        #: BLAS threads of this rank (None: the user's environment decides)
+        self.blas_threads = limit_blas_threads(node.Get_size())
+        node.Free()
         if backoff_s is None:           # MPI4PY_FUTURES_BACKOFF, when set, is the user's choice
             env = os.environ.get("MPI4PY_FUTURES_BACKOFF")
             backoff_s = float(env) if env else self.BACKOFF_S
@@ -163,6 +192,15 @@ class MPIPool(SerialPool):
         # worker has started yet (a pending future can still be cancelled), so items of
         # uneven cost are balanced between rank 0 and the workers as they go
         futures = [self._executor.submit(fn, x) for x in items]
+        # let the executor's thread hand the first tasks to the idle workers before rank 0
+        # computes: a computation in numpy holds the GIL between its (small) operations, and
+        # the thread would otherwise get it only after up to one switch interval (5 ms), so
+        # that the workers started when rank 0 had finished its own share
+        front = futures[:min(self.size - 1, len(items) - 1)]
+        deadline = time.perf_counter() + self.DISPATCH_WAIT_S
+        while (not all(f.running() or f.done() for f in front)
+               and time.perf_counter() < deadline):
+            time.sleep(2e-5)
         own: dict[int, Any] = {}
         for i in range(len(items) - 1, -1, -1):
             if not futures[i].cancel():       # a worker has it (and every earlier item)

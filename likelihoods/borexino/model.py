@@ -35,7 +35,11 @@ def baker_cousins_deviance(nu: np.ndarray, n: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         lognu = np.log(nu if every else np.where(pos, nu, 1.0))
         d = 2.0 * (np.sum(nu, axis=-1) - lognu @ n + const)
-    bad = ((np.min(nu, axis=-1) <= 0) if every else np.any(pos & (nu <= 0), axis=-1))
+    if every:
+        # a bin with nu <= 0 (or NaN) makes ln nu -inf or NaN and so d non-finite: caught
+        # below without a pass over nu
+        return np.where(np.isfinite(d), d, np.inf)
+    bad = np.any(pos & (nu <= 0), axis=-1)
     return np.where(bad | ~np.isfinite(d), np.inf, d)
 
 
@@ -141,6 +145,32 @@ class SpectrumModel:
         dfdz = gauss * (-z * poly + h3 * (3 * z**2 - 3) / 6.0 + h4 * (4 * z**3 - 12 * z) / 24.0)
         return f, (-dfdz / sg, -f / sg - dfdz * z / sg, gauss * he3 / 6.0, gauss * he4 / 24.0)
 
+    def po210_counts(self, theta: np.ndarray, sl: slice) -> np.ndarray:
+        """``theta_po210 * po210(theta, sl=sl)``, the peak's counts in the bins ``sl``, (n,
+        n_sl), in fewer passes over the (points x bins) array: the same Gram-Charlier series
+        1 + skew He3(z)/6 + kurt He4(z)/24 = c0 + c1 z + c2 z^2 + c3 z^3 + c4 z^4 (c0 = 1 +
+        kurt/8, c1 = -skew/2, c2 = -kurt/4, c3 = skew/6, c4 = kurt/24) by Horner's rule, the
+        per-point factors theta_po210 / (sqrt(2 pi) sigma) applied once, in place."""
+        mu, sg = theta[:, I_MU, None], theta[:, I_SG, None]
+        h3, h4 = theta[:, I_H3, None], theta[:, I_H4, None]
+        z = self.centers[sl] - mu
+        z /= sg
+        poly = z * (h4 / 24.0)
+        poly += h3 / 6.0
+        poly *= z
+        poly -= h4 / 4.0
+        poly *= z
+        poly -= h3 / 2.0
+        poly *= z
+        poly += 1.0 + h4 / 8.0
+        z *= z
+        z *= -0.5
+        np.exp(z, out=z)
+        z *= poly
+        z *= theta[:, I_PO, None] / (np.sqrt(2 * np.pi) * sg)
+        z *= self.widths_exposure[sl]
+        return z
+
     def expected(self, theta: np.ndarray, q: np.ndarray | None = None,
                  m_gev: np.ndarray | None = None) -> np.ndarray:
         """Expected counts (n, n_window) for theta (n, n_par) [and signal q (n, 4), m (n,)]."""
@@ -153,7 +183,7 @@ class SpectrumModel:
         lo = np.searchsorted(self.centers, np.min(theta[:, I_MU] - 12 * theta[:, I_SG]))
         hi = np.searchsorted(self.centers, np.max(theta[:, I_MU] + 12 * theta[:, I_SG]))
         if hi > lo:
-            nu[:, lo:hi] += theta[:, I_PO, None] * self.po210(theta, sl=slice(lo, hi))
+            nu[:, lo:hi] += self.po210_counts(theta, slice(lo, hi))
         if q is not None and self.sig is not None:
             nu += self.signal_counts(theta, q, m_gev)
         return nu
