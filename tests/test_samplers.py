@@ -153,6 +153,10 @@ def test_emcee_log_uniform_prior_recovered_through_log_coordinates(tmp_path: Pat
                                              check_every=100, min_ess=400.0), 2,
                     tmp_path / "l.h5")
     assert res.stats["converged_autocorr"]
+    # the output is the chain whose R-hat the stopping check tested (same burn-in, thinning)
+    import arviz
+    rhat = max(float(arviz.rhat(res.samples[..., j])) for j in range(2))
+    assert rhat == pytest.approx(res.stats["stop_max_rhat"], rel=1e-12)
     lnx = np.log(res.samples[..., 0][:, ::4].ravel())       # about one draw per tau
     assert lnx.min() >= np.log(1e-3) and lnx.max() <= np.log(10.0)
     assert stats.kstest(lnx, stats.uniform(np.log(1e-3), np.log(1e4)).cdf).pvalue > 1e-3

@@ -209,15 +209,22 @@ def autocorr_thin(tau_old: np.ndarray | None) -> int:
     return int(2 ** int(np.floor(np.log2(max(float(np.max(tau_old)) / 16.0, 1.0)))))
 
 
+def burn_thin(tau: np.ndarray, n_steps: int, options: dict[str, Any]) -> tuple[int, int]:
+    """Burn-in (``burn_factor`` max tau, at most half the chain) and thinning
+    (``thin_factor`` min tau, at least 1) of the output for autocorrelation times ``tau``."""
+    burn = int(min(options["burn_factor"] * np.max(tau), n_steps // 2))
+    return burn, max(1, int(options["thin_factor"] * np.min(tau)))
+
+
 def split_rhat(backend: Any, tau: np.ndarray, options: dict[str, Any]) -> np.ndarray:
     """Rank-normalised split R-hat (Vehtari et al., Bayesian Analysis 16 (2021) 667) of each
-    coordinate, walkers taken as chains, after the burn-in and thinning of the final output."""
+    coordinate, walkers taken as chains, after the burn-in and thinning that the output of a
+    run stopped here gets (:func:`burn_thin` with these ``tau``)."""
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import arviz
-    burn = int(options["burn_factor"] * np.max(tau))
-    thin = max(1, int(options["thin_factor"] * np.min(tau)))
+    burn, thin = burn_thin(tau, backend.iteration, options)
     chain = backend.get_chain(discard=burn, thin=thin)           # (draw, walker, ndim)
     if chain.shape[0] < 4:
         return np.full(chain.shape[2], np.inf)
@@ -282,6 +289,7 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
     check_every = int(options.get("check_every", 200))
     tau_factor = float(options.get("tau_factor", 50.0))
     tau_old = None
+    stop_tau, stop_rhat = None, None     # tau and max split R-hat of the check that stopped
     tau = np.full(ndim, np.nan)
     converged = False
     t0 = time.time()
@@ -316,8 +324,11 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
                         and np.all(np.abs(tau_old - tau) < options["tau_rtol"] * tau)
                         and ess >= options["min_ess"])
                     tau_old = tau
+                    if converged:
+                        stop_tau = tau
                     if converged and options.get("max_rhat") is not None:
                         rhat = split_rhat(backend, tau, options)
+                        stop_rhat = float(np.max(rhat))
                         converged = bool(np.all(rhat < options["max_rhat"]))
                         if not converged:
                             log.info("step %d: tau criteria met, R-hat %.4f not yet < %g", it,
@@ -329,9 +340,13 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
     completed = not stop
     tau = backend.get_autocorr_time(tol=0) if n_steps > 1 else np.full(ndim, np.nan)
     finite_tau = tau[np.isfinite(tau)]
-    if autocorr and finite_tau.size:
-        burn = int(min(options["burn_factor"] * finite_tau.max(), n_steps // 2))
-        thin = max(1, int(options["thin_factor"] * finite_tau.min()))
+    if autocorr and converged:
+        # the burn-in and thinning of the check that stopped the run, so that the output is
+        # exactly the chain whose R-hat that check tested (the final tau, unthinned, differs
+        # slightly from the check's thinned estimate)
+        burn, thin = burn_thin(stop_tau, n_steps, options)
+    elif autocorr and finite_tau.size:
+        burn, thin = burn_thin(finite_tau, n_steps, options)
     else:   # fixed-length runs, and a run stopped before tau could be estimated
         burn, thin = n_steps // 4, 1
     chain = backend.get_chain(discard=burn, thin=thin)          # (draw, walker, ndim)
@@ -345,6 +360,7 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
         "thin": int(thin),
         "autocorr_time": [float(t) for t in tau],
         "converged_autocorr": bool(converged) if autocorr else None,
+        "stop_max_rhat": stop_rhat if autocorr and converged else None,
         "acceptance_fraction": float(np.mean(backend.accepted / max(n_steps, 1))),
         "wall_time_sampling_s": time.time() - t0,
     }
