@@ -7,12 +7,12 @@ fresh process (``run_fit.py`` / ``globalfit limits``), measured in this run:
   nuisance live; emcee) run to the project's convergence criteria (split R-hat < 1.01 and
   bulk ESS >= 1000 for every sampled parameter), on 1 rank and on 2 MPI ranks; ESS per second
   is the minimum bulk ESS over the wall time.
-* ``mpi``: the same amount of work on 1 and 2 ranks, for the workloads worth parallelising:
+* ``mpi``: the same amount of work on 1 and 2 ranks (best of two runs each, interleaved), for
+  the workloads worth parallelising:
   the full-systematics emcee fit for a fixed number of steps (``stop: fixed``), dynesty with
   1000 live points and random-slice proposals for a fixed number of iterations, nautilus on
   the full-systematics posterior for a fixed number of likelihood calls, and the ``limits``
-  default grid (``configs/limits.yaml``, both methods, every curve; best of two runs each,
-  interleaved). The ratio of the wall
+  default grid (``configs/limits.yaml``, both methods, every curve). The ratio of the wall
   times is the speed-up; from the 1-rank time and the 2-rank time the serial part s and the
   parallel part p of a call are solved (t_N = s + p / N) and projected to 8-64 ranks (an upper
   bound: it ignores the per-task communication that grows with N).
@@ -100,6 +100,11 @@ def limits_grid(ranks: int, workdir: Path, cache_dir: str | None) -> dict[str, A
     return {"ranks": ranks, "wall_s": wall}
 
 
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of ``runs`` with the shortest wall time."""
+    return min(runs, key=lambda rec: rec["wall_s"])
+
+
 def amdahl(t1: float, t2: float, ranks: tuple[int, ...] = (8, 16, 32, 64)) -> dict[int, float]:
     """Speed-ups at ``ranks`` of t_N = s + p / N fitted to the 1- and 2-rank times."""
     p = 2.0 * (t1 - t2)
@@ -123,16 +128,15 @@ def main(quick: bool = False, cache_dir: str | None = None) -> dict[str, Any]:
             res["full_fit"].append(full_fit(2, work, cache_dir))
             print("full-systematics fit:", res["full_fit"][-1], flush=True)
         for sampler in ("emcee", "dynesty", "nautilus"):
-            one = fixed_work_fit(sampler, 1, work, cache_dir, quick)
-            two = fixed_work_fit(sampler, 2, work, cache_dir, quick)
+            # best of two runs each, interleaved (1, 2, 1, 2 ranks): a run of the same code
+            # moves by up to ~30 % from one minute to the next on the 2-core machines
+            runs = [fixed_work_fit(sampler, r, work, cache_dir, quick) for r in (1, 2, 1, 2)]
+            one, two = best(runs[0::2]), best(runs[1::2])
             res["mpi"][f"{sampler} (full systematics, fixed work)"] = (one, two)
             print(f"{sampler} fixed work:", one, two, flush=True)
         bench_fit.startup(cache_dir, LIMITS)
-        # best of two runs each, interleaved (1, 2, 1, 2 ranks): a run of the same code moves
-        # by up to ~30 % from one minute to the next on the shared 2-core machines
-        runs = [limits_grid(r, work, cache_dir) for r in (1, 2, 1, 2)]
-        one = min(runs[0::2], key=lambda rec: rec["wall_s"])
-        two = min(runs[1::2], key=lambda rec: rec["wall_s"])
+        runs = [limits_grid(r, work, cache_dir) for r in (1, 2, 1, 2)]     # as above
+        one, two = best(runs[0::2]), best(runs[1::2])
         res["mpi"]["limits default grid"] = (one, two)
         res["limits"] = {"serial_s": one["wall_s"], "mpi2_s": two["wall_s"]}
         print("limits:", one, two, flush=True)

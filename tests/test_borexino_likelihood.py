@@ -85,14 +85,22 @@ def test_signal_propagator_limits(lk_full):
     assert s2.sum() / s[2].sum() == pytest.approx(0.5**4, rel=1e-3)
 
 
-def test_full_mode_vectorised_finite_and_batch_invariant(lk_full):
-    rng = np.random.default_rng(3)
-    n = 50
-    th = lk_full.sm_fit[1]
-    nuis = {k: th[i] * (1 + 0.01 * rng.standard_normal(n)) for i, k in enumerate(PARAMS)}
+def _points_near_sm(lk, n: int, seed: int, spread: float) -> tuple[dict, dict]:
+    """(observables, nuisances) of n points: nuisances scattered by ``spread`` (relative)
+    around the SM best fit, moments and masses spread over the signal's range."""
+    rng = np.random.default_rng(seed)
+    th = lk.sm_fit[1]
+    nuis = {k: th[i] * (1 + spread * rng.standard_normal(n)) for i, k in enumerate(PARAMS)}
     nuis["energy_scale"] = 0.003 * rng.standard_normal(n)
     nuis["resolution"] = 0.03 * rng.standard_normal(n)
     obs = {"mu_eff2_mub2": rng.uniform(0, 2e-21, n), "m_aprime_gev": 10 ** rng.uniform(-7, 0, n)}
+    return obs, nuis
+
+
+def test_full_mode_vectorised_finite_and_batch_invariant(lk_full):
+    n = 50
+    th = lk_full.sm_fit[1]
+    obs, nuis = _points_near_sm(lk_full, n, 3, 0.01)
     ll = lk_full.loglike(obs, nuis)
     assert ll.shape == (n,) and np.all(np.isfinite(ll))
     one = lk_full.loglike({k: v[7:8] for k, v in obs.items()}, {k: v[7:8] for k, v in nuis.items()})
@@ -110,13 +118,7 @@ def test_full_mode_blocks_change_no_value(lk_full, monkeypatch):
     """The full mode evaluates a batch in blocks of FULL_BLOCK points; blocks of 16 (crossing
     the batch of 50 three times) give the values of one block to 1e-12."""
     from likelihoods.borexino import likelihood as module
-    rng = np.random.default_rng(4)
-    n = 50
-    th = lk_full.sm_fit[1]
-    nuis = {k: th[i] * (1 + 0.02 * rng.standard_normal(n)) for i, k in enumerate(PARAMS)}
-    nuis["energy_scale"] = 0.003 * rng.standard_normal(n)
-    nuis["resolution"] = 0.03 * rng.standard_normal(n)
-    obs = {"mu_eff2_mub2": rng.uniform(0, 2e-21, n), "m_aprime_gev": 10 ** rng.uniform(-7, 0, n)}
+    obs, nuis = _points_near_sm(lk_full, 50, 4, 0.02)
     monkeypatch.setattr(module, "FULL_BLOCK", 64)
     whole = lk_full.loglike(obs, nuis)
     monkeypatch.setattr(module, "FULL_BLOCK", 16)
