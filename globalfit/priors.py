@@ -11,6 +11,7 @@ The unit-cube transforms are the inverse cumulative distributions used by nested
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -140,12 +141,48 @@ class PriorSet:
         raise KeyError(name)
 
     def log_prior(self, theta: np.ndarray) -> np.ndarray:
-        """Sum of log-densities for ``theta`` of shape ``(n_points, ndim)`` -> ``(n_points,)``."""
-        theta = np.atleast_2d(theta)
-        total = np.zeros(theta.shape[0])
-        for j, p in enumerate(self._sampled):
-            total += p.logpdf(theta[:, j])
-        return total
+        """Sum of log-densities for ``theta`` of shape ``(n_points, ndim)`` -> ``(n_points,)``;
+        ``-inf`` where any coordinate is outside its support or not finite.
+
+        The sum of :meth:`Prior.logpdf` over the columns, evaluated for all columns at once
+        (one bounds test on the whole array, the constant normalisations summed once): a
+        loop over 25 columns cost ~0.4 ms per call whatever the batch size, a quarter of the
+        full-systematics posterior at one point (benchmarks/README.md)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        low, high, log_cols, g_cols, g_mean, g_sd, const = self._table
+        inside = np.all((theta >= low) & (theta <= high), axis=1)
+        if np.isinf(low).any() or np.isinf(high).any():     # x = +-inf inside an open box
+            inside &= np.all(np.isfinite(theta), axis=1)
+        total = np.full(theta.shape[0], const)
+        if log_cols.size:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total -= np.log(theta[:, log_cols]).sum(axis=1)
+        if g_cols.size:
+            z = (theta[:, g_cols] - g_mean) / g_sd
+            total -= 0.5 * np.einsum("ij,ij->i", z, z)
+        return np.where(inside, total, -np.inf)
+
+    @cached_property
+    def _table(self) -> tuple:
+        """Per-column bounds, the log-uniform and gaussian columns (with mean and sd) and the
+        sum of every column's constant log-normalisation (see :meth:`Prior.logpdf`)."""
+        low = np.array([p.low for p in self._sampled], dtype=float)
+        high = np.array([p.high for p in self._sampled], dtype=float)
+        const = 0.0
+        for p in self._sampled:
+            if p.kind == "uniform":
+                const -= np.log(p.high - p.low)
+            elif p.kind == "log-uniform":
+                const -= np.log(np.log(p.high / p.low))
+            else:
+                a, b = p._gauss_cdf_bounds()
+                const -= 0.5 * np.log(2 * np.pi) + np.log(p.sd) + np.log(b - a)
+        kinds = [p.kind for p in self._sampled]
+        log_cols = np.array([j for j, k in enumerate(kinds) if k == "log-uniform"], dtype=int)
+        g_cols = np.array([j for j, k in enumerate(kinds) if k == "gaussian"], dtype=int)
+        g_mean = np.array([self._sampled[j].mean for j in g_cols], dtype=float)
+        g_sd = np.array([self._sampled[j].sd for j in g_cols], dtype=float)
+        return low, high, log_cols, g_cols, g_mean, g_sd, const
 
     def transform(self, u: np.ndarray) -> np.ndarray:
         """Unit cube ``(n, ndim)`` (or ``(ndim,)``) -> parameter space of the same shape.

@@ -249,6 +249,40 @@ def test_output_parts_on_two_processes_match_serial(rate_term: BorexinoRateTerm,
     assert after.keys() == before.keys() and all(after[k] > before[k] for k in before)
 
 
+def test_failed_grid_leaves_the_earlier_output(rate_term: BorexinoRateTerm, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with --force that fails after the planes were written (into the run's own
+    folder) leaves the earlier output byte for byte, and removes its folder."""
+    plane = {"m_aprime": {"n_points": 9}, "eps": {"n_points": 9}, "mu": {"n_points": 13},
+             "g_d": 0.3}
+    cfg = parse({"m_aprime": {"low": "1 MeV", "high": "1 GeV", "n_points": 4}, "g_d": [0.3],
+                 "methods": ["profile"], "plane": plane, "pool": {"kind": "serial"}})
+    out = tmp_path / "out"
+    run_limits(cfg, out, borexino=rate_term)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def fail(self, i: int) -> dict:
+        raise RuntimeError("stop")
+    monkeypatch.setattr(LimitCalculator, "at_mass", fail)
+    with pytest.raises(RuntimeError, match="stop"):
+        run_limits(cfg, out, force=True, borexino=rate_term)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_pools_report_every_result_once(tmp_path: Path) -> None:
+    """``map(..., on_result)`` returns the results in order and reports each index once, on
+    one process and on 2 worker processes."""
+    from globalfit.samplers.pool import ProcessPool, SerialPool
+    for pool in (SerialPool(), ProcessPool(2)):
+        seen: list[int] = []
+        try:
+            assert pool.map(math.sqrt, [0.0, 1.0, 4.0, 9.0, 16.0], on_result=seen.append) == \
+                [0.0, 1.0, 2.0, 3.0, 4.0]
+        finally:
+            pool.close()
+        assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
 def test_legend_names_are_experiment_and_year() -> None:
     """Legends name the experiment and the year of its publication, not config labels."""
     fit = from_mapping(config({}), ROOT / "configs" / "limits.yaml")[0]

@@ -63,3 +63,39 @@ def test_dynesty_on_two_ranks(tmp_path: Path) -> None:
     st = manifest["sampler"]
     assert abs(st["logz"] - np.log(0.01)) < 3 * st["logzerr"]
     assert _arviz().from_netcdf(run / "posterior.nc").posterior["x"].size > 100
+
+
+def test_limits_on_two_ranks_match_serial(tmp_path: Path) -> None:
+    """`globalfit limits` on 2 MPI ranks (the planes and masses in one map, each plane written
+    by the rank that computed it) writes the same CSV files and summary as one process, and
+    leaves no folder of its own behind."""
+    import yaml
+    if not MPIEXEC.exists() and shutil.which("mpiexec") is None:
+        pytest.skip("no mpiexec next to the interpreter")
+    raw = yaml.safe_load((REPO / "configs" / "limits.yaml").read_text())
+    raw["limits"].update({
+        "m_aprime": {"low": "1 MeV", "high": "1 GeV", "n_points": 5}, "g_d": [0.3],
+        "methods": ["profile"], "direct": "published_rate",
+        "eps": {"low": 1e-8, "high": 1e-2, "n_points": 201},
+        "plane": {"planes": ["m_eps", "m_mu"], "m_aprime": {"n_points": 9},
+                  "eps": {"n_points": 9}, "mu": {"n_points": 13}, "g_d": 0.3}})
+    outs = {}
+    for kind in ("serial", "mpi"):
+        raw["limits"]["pool"] = {"kind": kind}
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        cmd = [sys.executable, "-m", "globalfit.limits", "--config", str(path), "--out",
+               str(tmp_path / kind), "--quiet"]
+        if kind == "mpi":
+            cmd = [str(MPIEXEC) if MPIEXEC.exists() else "mpiexec", "-n", "2"] + cmd
+        proc = subprocess.run(cmd, cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outs[kind] = sorted(p.name for p in (tmp_path / kind).iterdir())
+    assert outs["serial"] == outs["mpi"]
+    assert "plane_m_mu_grid.csv" in outs["mpi"] and "exclusion_m_eps.png" in outs["mpi"]
+    assert not [n for n in outs["mpi"] if n.startswith(".")]
+    for name in outs["serial"]:
+        if name.endswith((".csv", ".json")):
+            assert (tmp_path / "serial" / name).read_text() == \
+                (tmp_path / "mpi" / name).read_text(), name

@@ -72,6 +72,25 @@ def test_prior_set_sums_and_fills_fixed() -> None:
     assert cube[0, 0] == pytest.approx(0.5) and cube[0, 1] == pytest.approx(np.sqrt(1e-4 * 10))
 
 
+def test_prior_set_equals_sum_of_columns_everywhere() -> None:
+    """The all-columns-at-once sum equals the column loop of Prior.logpdf (each checked
+    against scipy above) inside, outside, at the bounds and at NaN / +-inf."""
+    ps = PriorSet(PRIORS + [Prior("w", "uniform", low=0.0, high=1.0)])
+    rng = np.random.default_rng(7)
+    theta = np.column_stack([
+        rng.uniform(-3, 4, 400), np.exp(rng.uniform(-11, 3, 400)), rng.normal(0.3, 1.0, 400),
+        rng.uniform(-0.1, 0.7, 400), rng.uniform(-0.2, 1.2, 400)])
+    theta[:5, 0] = [-2.0, 3.0, np.nan, np.inf, -np.inf]
+    theta[5:10, 2] = [np.nan, np.inf, -np.inf, 1e150, -1e150]
+    theta[10:13, 1] = [0.0, -1.0, 1e-4]
+    ref = sum(p.logpdf(theta[:, j]) for j, p in enumerate(ps.priors))
+    got = ps.log_prior(theta)
+    assert np.array_equal(np.isfinite(got), np.isfinite(ref))
+    assert np.all(got[~np.isfinite(ref)] == -np.inf)
+    np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-13)
+    assert 50 < np.count_nonzero(np.isfinite(ref)) < 390       # both cases are exercised
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(kind="uniform", low=1.0, high=1.0),
     dict(kind="log-uniform", low=0.0, high=1.0),

@@ -12,7 +12,9 @@ import argparse
 import csv
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -33,10 +35,17 @@ FIGURE_DATA = "limits_figure.csv"
 _FIXED_FILES = ("summary.json", "config.yaml", "limits.png", "limits.pdf", FIGURE_DATA,
                 "exclusion_m_eps.png", "exclusion_m_eps.pdf", "exclusion_m_mu.png",
                 "exclusion_m_mu.pdf", "hepdata.tar.gz")
-#: the order the output parts are handed out in, costliest first (measured on the default
-#: grid: the moment plane ~3.5 s, the 1-D files and figure ~3 s, the (m_A', eps) plane ~2 s):
-#: on 2 processes a worker takes the first, rank 0 the last and then the middle one
-PART_ORDER = ("plane:m_mu", "curves", "plane:m_eps")
+#: the 2-D planes are computed and written in the same pool map as the masses, first in its
+#: queue (costliest first, on the default grid: the moment plane ~3 s + ~1.4 s for its files
+#: and figure, the (m_A', eps) plane ~1 s + ~1.4 s, a mass ~0.45 s)
+PLANE_ORDER = ("m_mu", "m_eps")
+#: the plane files are written into a folder ``<out>/.planes-*`` of this run first, and moved
+#: into ``<out>`` when every task has ended (the folder is removed in any case)
+_STAGING_PREFIX = ".planes-"
+#: longest sleep (ms) of an idle MPI rank between polls in a limits run: its tasks take
+#: 0.1-5 s, and at the fit's 0.1 ms the polling thread of rank 0 slowed rank 0's own masses
+#: by ~25 % (0.59 against 0.47 s per mass on 2 ranks, benchmarks/README.md "MPI")
+BACKOFF_MS = 5.0
 _CSV_PREFIXES = ("borexino_", "xenonnt_", "indirect_gd", "combined_gd", "br_inv_gd_", "plane_")
 
 
@@ -100,48 +109,74 @@ class LimitCalculator:
                     out[f"combined/{g:g}/{method}"] = upper_limit(f_all, method)
         return out
 
-    def finish(self, part: tuple) -> Any:
-        """One independent part of the output (:func:`run_limits`): ``("curves", out_dir,
-        curves, fit_resolved)`` writes the curve files, ``summary.json``, ``config.yaml`` and
-        ``limits.png``/``.pdf`` (returns the paths); ``("plane", out_dir, name)`` computes
-        the 2-D exclusion ``name`` and writes its files (returns the
-        :class:`~globalfit.limits.exclusion.Exclusion`)."""
-        cfg = self.cfg
-        if part[0] == "curves":
-            _, out_dir, curves, fit_resolved = part
-            labels = [legend_label(lk) for lk in cfg.setup.likelihoods.values()]
-            direct = {k: t.label for k, t in self.direct.items()}
-            return write_outputs(cfg, curves, out_dir, fit_resolved, labels, direct)
+    def task(self, item: tuple) -> Any:
+        """One task of the grid map (:func:`compute_grid`): ``("mass", i)`` gives
+        :meth:`at_mass` ``(i)``; ``("plane", name, directory)`` computes the 2-D exclusion
+        ``name`` and writes its files and figure into ``directory`` (written on the process
+        that computed it: shipping its ~2 MB of grids between ranks took 1-2 s while rank 0
+        computed), returning ``(paths, exclusion)``; the exclusion is kept only for
+        ``format: hepdata`` (else None)."""
+        if item[0] == "mass":
+            return self.at_mass(int(item[1]))
         from .exclusion import exclusion, write_exclusion
-        _, out_dir, name = part
-        ex = exclusion(cfg, self.direct, name)
-        write_exclusion(cfg, name, ex, out_dir)
-        return ex
+        _, name, directory = item
+        ex = exclusion(self.cfg, self.direct, name)
+        paths = write_exclusion(self.cfg, name, ex, Path(directory))
+        return paths, (ex if self.cfg.format == "hepdata" else None)
+
+    def finish(self, part: tuple) -> list[Path]:
+        """One part of the 1-D output (``part = (what, out_dir, curves, fit_resolved)``):
+        ``what = "files"`` writes the curve files, ``summary.json`` and ``config.yaml``;
+        ``"figure"`` writes ``limits.png``/``.pdf`` and their data file. Returns the paths
+        written."""
+        cfg = self.cfg
+        what, out_dir, curves, fit_resolved = part
+        if what == "files":
+            return write_outputs(cfg, curves, out_dir, fit_resolved, figure=False)
+        labels = [legend_label(lk) for lk in cfg.setup.likelihoods.values()]
+        direct = {k: t.label for k, t in self.direct.items()}
+        return write_figure(cfg, curves, out_dir, labels, direct)
 
 
-def compute_curves(calc: LimitCalculator, pool: Any = None) -> dict[str, np.ndarray]:
-    """Every curve on the mass grid: name -> (n_masses,) array (mu_B). The masses are mapped
-    over ``pool`` (``globalfit.samplers.pool``; serial when None) in blocks of 8 masses per
-    process, with a progress bar."""
+def compute_grid(calc: LimitCalculator, pool: Any = None, planes: Sequence[str] = (),
+                 plane_dir: Path | None = None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[list[Path], Any]]]:
+    """Every curve on the mass grid (name -> (n_masses,) array, mu_B) and the 2-D exclusions
+    ``planes``, written into ``plane_dir`` (name -> (paths, exclusion or None), see
+    :meth:`LimitCalculator.task`), as one map over ``pool`` (``globalfit.samplers.pool``;
+    serial when None): the planes first in the queue, so that on 2 or more processes a
+    worker starts the costliest task first while the others take masses, and no process
+    waits for another until the last task. A progress bar counts the tasks as they end."""
     n = len(calc.cfg.masses_gev)
-    size = 1 if pool is None else int(pool.size)
-    rows: list[dict[str, float]] = []
-    with progress(n, "limits grid", unit="mass point") as bar:
-        if size == 1:
-            for i in range(n):
-                rows.append(calc.at_mass(i))
-                bar.set_status(f"m_A' = {calc.cfg.masses_gev[i]:.3g} GeV")
-                bar.update(1)
+    order = [name for name in PLANE_ORDER if name in planes]
+    order += [name for name in planes if name not in order]
+    items: list[tuple] = [("plane", name, str(plane_dir)) for name in order]
+    items += [("mass", i) for i in range(n)]
+    with progress(len(items), "limits grid and planes" if order else "limits grid",
+                  unit="task") as bar:
+        def done(i: int) -> None:
+            item = items[i]
+            if item[0] == "mass":
+                bar.set_status(f"m_A' = {calc.cfg.masses_gev[item[1]]:.3g} GeV")
+            bar.update(1)
+        if pool is None or int(pool.size) == 1:
+            results = []
+            for i, item in enumerate(items):
+                results.append(calc.task(item))
+                done(i)
         else:
             from ..samplers.pool import Ref, register
             register(_REGISTRY_KEY, calc)      # no-op for workers forked before this
-            # blocks of 8 masses per process: few synchronisation points (the pool balances
-            # the masses within a block), and still a progress update every few seconds
-            for start in range(0, n, 8 * size):
-                block = range(start, min(n, start + 8 * size))
-                rows += pool.map(Ref(_REGISTRY_KEY, "at_mass"), block)
-                bar.update(len(block))
-    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+            results = pool.map(Ref(_REGISTRY_KEY, "task"), items, on_result=done)
+    rows = results[len(order):]
+    curves = {key: np.array([r[key] for r in rows]) for key in rows[0]}
+    return curves, dict(zip(order, results[:len(order)]))
+
+
+def compute_curves(calc: LimitCalculator, pool: Any = None) -> dict[str, np.ndarray]:
+    """Every curve on the mass grid: name -> (n_masses,) array (mu_B); the masses mapped
+    over ``pool`` (:func:`compute_grid` without planes)."""
+    return compute_grid(calc, pool)[0]
 
 
 def curve_file(key: str) -> str:
@@ -162,9 +197,9 @@ def _header(cfg: LimitsConfig) -> str:
 
 def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Path,
                   fit_resolved: Mapping[str, Any] | None = None, labels: Sequence[str] = (),
-                  direct: Mapping[str, str] | None = None) -> list[Path]:
+                  direct: Mapping[str, str] | None = None, figure: bool = True) -> list[Path]:
     """One CSV per curve, ``summary.json``, ``config.yaml`` (the resolved fit config with the
-    resolved ``limits:`` section) and ``limits.png``/``.pdf``."""
+    resolved ``limits:`` section) and, with ``figure``, :func:`write_figure`."""
     import yaml
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -186,8 +221,19 @@ def write_outputs(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: 
                "plane": cfg.resolved.get("plane")}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     written += [out_dir / "config.yaml", out_dir / "summary.json"]
+    if figure:
+        written += write_figure(cfg, curves, out_dir, labels, direct)
+    return written
+
+
+def write_figure(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Path,
+                 labels: Sequence[str] = (), direct: Mapping[str, str] | None = None
+                 ) -> list[Path]:
+    """``limits.png``/``.pdf`` (:func:`globalfit.limits.plot.plot_limits`) and the data file
+    of its curves (:func:`write_figure_data`)."""
     from .plot import plot_limits
-    written += plot_limits(cfg, curves, out_dir, labels, direct)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = list(plot_limits(cfg, curves, out_dir, labels, direct))
     written.append(write_figure_data(cfg, curves, out_dir / FIGURE_DATA))
     return written
 
@@ -289,34 +335,44 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
     """Compute every curve and write the outputs into ``out_dir`` (refuses an existing,
     non-empty directory unless ``force``). Returns the curves.
 
-    The curves are mapped over the pool (:func:`compute_curves`); then the earlier output is
-    removed (``force``) and the rest is mapped over the same pool as independent parts
-    (:meth:`LimitCalculator.finish`): the 1-D files and figure, and each 2-D plane computed
-    and written, so that on 2 or more processes the planes and figures do not wait for each
-    other."""
-    from ..samplers.pool import Ref, make_pool, register
+    The masses and the 2-D planes (computed and written into a folder of this run) are one
+    map over the pool (:func:`compute_grid`); then the earlier output is removed
+    (``force``), the plane files are moved into ``out_dir`` and the 1-D files and figure
+    are written, as two tasks on the pool (:meth:`LimitCalculator.finish`)."""
+    from ..samplers.pool import make_pool, register
     replace = _check_out_dir(out_dir, force)
     calc = LimitCalculator(cfg, borexino)
     register(_REGISTRY_KEY, calc)          # before the pool forks its workers
-    pool = make_pool(cfg.pool["kind"], cfg.pool["n_processes"])
-    if not pool.is_master:                 # MPI worker ranks evaluate blocks, then stop
+    pool = make_pool(cfg.pool["kind"], cfg.pool["n_processes"], backoff_ms=BACKOFF_MS)
+    if not pool.is_master:                 # MPI worker ranks evaluate tasks, then stop
         pool.wait()
         return {}
+    planes = () if cfg.plane is None else tuple(cfg.plane.planes)
+    staging = None
     try:
-        curves = compute_curves(calc, pool)
-        if replace:
+        if planes:                         # plane files first go to a folder of our own
+            out_dir.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
+        curves, done = compute_grid(calc, pool, planes, staging)
+        if replace:                        # only now: a failed grid leaves the old output
             _remove_previous(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        planes = () if cfg.plane is None else tuple(cfg.plane.planes)
-        parts = {f"plane:{name}": ("plane", out_dir, name) for name in planes}
-        parts["curves"] = ("curves", out_dir, curves, dict(fit_resolved or {}))
-        order = [k for k in PART_ORDER if k in parts]
-        done = dict(zip(order, pool.map(Ref(_REGISTRY_KEY, "finish"),
-                                        [parts[k] for k in order])))
+        if staging is not None:
+            for paths, _ in done.values():
+                for path in paths:
+                    Path(path).replace(out_dir / Path(path).name)
+        # the figure first in the queue: on 2 or more processes a worker, which has drawn a
+        # plane and imported matplotlib, draws it while rank 0 writes the files
+        from ..samplers.pool import Ref
+        resolved = dict(fit_resolved or {})
+        pool.map(Ref(_REGISTRY_KEY, "finish"),
+                 [(what, out_dir, curves, resolved) for what in ("figure", "files")])
     finally:
         pool.close()
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     if cfg.format == "hepdata":
-        _export_hepdata(cfg, calc, curves, {name: done[f"plane:{name}"] for name in planes},
+        _export_hepdata(cfg, calc, curves, {name: ex for name, (_, ex) in done.items()},
                         out_dir)
     return curves
 
@@ -365,4 +421,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["FIGURE_DATA", "LimitCalculator", "compute_curves", "curve_file", "figure_method",
-           "main", "run_limits", "write_figure_data", "write_outputs"]
+           "main", "run_limits", "write_figure", "write_figure_data", "write_outputs"]

@@ -21,6 +21,7 @@ estimated work is at least ``min_task_seconds`` (default 2 ms), so a cheap vecto
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from typing import Any, Callable, Iterable
@@ -106,8 +107,16 @@ class SerialPool:
     is_master = True
     min_task_seconds = 2e-3
 
-    def map(self, fn: Callable, items: Iterable) -> list:
-        return [fn(x) for x in items]
+    def map(self, fn: Callable, items: Iterable,
+            on_result: Callable[[int], None] | None = None) -> list:
+        """``[fn(x) for x in items]``; ``on_result(i)`` (on this process) after item ``i``
+        has been evaluated, in whatever order the items end (progress bars)."""
+        out = []
+        for i, x in enumerate(items):
+            out.append(fn(x))
+            if on_result is not None:
+                on_result(i)
+        return out
 
     def close(self) -> None:
         pass
@@ -117,6 +126,16 @@ class SerialPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Indexed:
+    """``(i, x) -> (i, fn(x))``, picklable (a ProcessPool's unordered map)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, item: tuple[int, Any]) -> tuple[int, Any]:
+        return item[0], self.fn(item[1])
 
 
 class ProcessPool(SerialPool):
@@ -130,8 +149,16 @@ class ProcessPool(SerialPool):
         self._pool = multiprocessing.get_context("fork").Pool(
             self.size, initializer=limit_blas_threads, initargs=(self.size,))
 
-    def map(self, fn: Callable, items: Iterable) -> list:
-        return self._pool.map(fn, list(items))
+    def map(self, fn: Callable, items: Iterable,
+            on_result: Callable[[int], None] | None = None) -> list:
+        items = list(items)
+        if on_result is None:
+            return self._pool.map(fn, items)
+        out: list = [None] * len(items)
+        for i, value in self._pool.imap_unordered(_Indexed(fn), list(enumerate(items))):
+            out[i] = value
+            on_result(i)
+        return out
 
     def close(self) -> None:
         self._pool.close()
@@ -173,6 +200,9 @@ class MPIPool(SerialPool):
         if backoff_s is None:           # MPI4PY_FUTURES_BACKOFF, when set, is the user's choice
             env = os.environ.get("MPI4PY_FUTURES_BACKOFF")
             backoff_s = float(env) if env else self.BACKOFF_S
+        #: rank 0's wait for the workers to take their first tasks (s): at least two of the
+        #: executor thread's polls, which are up to ``backoff_s`` apart
+        self.dispatch_wait_s = max(self.DISPATCH_WAIT_S, 3.0 * float(backoff_s))
         self._context = MPICommExecutor(self.comm, root=0, backoff=float(backoff_s))
         self._executor = self._context.__enter__() if self.is_master else None
         self._closed = False
@@ -183,21 +213,30 @@ class MPIPool(SerialPool):
             self._context.__enter__()
             self._context.__exit__(None, None, None)
 
-    def map(self, fn: Callable, items: Iterable) -> list:
+    def map(self, fn: Callable, items: Iterable,
+            on_result: Callable[[int], None] | None = None) -> list:
         items = list(items)
         if len(items) < 2:
-            return [fn(x) for x in items]
+            return SerialPool.map(self, fn, items, on_result)
         # every item goes to the executor's queue, which worker ranks take from the front as
         # they become free; rank 0 takes items from the back for itself, each one that no
         # worker has started yet (a pending future can still be cancelled), so items of
         # uneven cost are balanced between rank 0 and the workers as they go
         futures = [self._executor.submit(fn, x) for x in items]
+        if on_result is not None:      # the workers' results end on the executor's thread
+            lock = threading.Lock()
+
+            def report(i: int) -> None:
+                with lock:
+                    on_result(i)
+            for i, f in enumerate(futures):
+                f.add_done_callback(lambda f, i=i: f.cancelled() or report(i))
         # let the executor's thread hand the first tasks to the idle workers before rank 0
         # computes: a computation in numpy holds the GIL between its (small) operations, and
         # the thread would otherwise get it only after up to one switch interval (5 ms), so
         # that the workers started when rank 0 had finished its own share
         front = futures[:min(self.size - 1, len(items) - 1)]
-        deadline = time.perf_counter() + self.DISPATCH_WAIT_S
+        deadline = time.perf_counter() + self.dispatch_wait_s
         while (not all(f.running() or f.done() for f in front)
                and time.perf_counter() < deadline):
             time.sleep(2e-5)
@@ -206,6 +245,8 @@ class MPIPool(SerialPool):
             if not futures[i].cancel():       # a worker has it (and every earlier item)
                 break
             own[i] = fn(items[i])
+            if on_result is not None:
+                report(i)
         return [own[i] if i in own else futures[i].result() for i in range(len(items))]
 
     def close(self) -> None:
@@ -231,10 +272,13 @@ def mpi_world_size() -> int:
 
 
 def make_pool(kind: str = "auto", n_processes: int | None = None,
-              min_task_ms: float = 2.0) -> SerialPool:
+              min_task_ms: float = 2.0, backoff_ms: float | None = None) -> SerialPool:
     """``kind``: ``"auto"`` (MPI when launched by mpirun with > 1 rank, else serial),
     ``"serial"``, ``"processes"`` (``n_processes`` local workers) or ``"mpi"``;
-    ``min_task_ms``: see :class:`ChunkedFunction`."""
+    ``min_task_ms``: see :class:`ChunkedFunction`; ``backoff_ms``: the longest sleep of an
+    idle MPI rank between polls (default :attr:`MPIPool.BACKOFF_S`, for millisecond tasks;
+    a workload of tasks of a second or more gives a few ms, so that the polling thread does
+    not slow rank 0's own tasks). ``MPI4PY_FUTURES_BACKOFF``, when set, overrides both."""
     if kind == "auto":
         kind = "mpi" if mpi_world_size() > 1 else "serial"
     if kind == "serial":
@@ -242,7 +286,8 @@ def make_pool(kind: str = "auto", n_processes: int | None = None,
     elif kind == "processes":
         pool = ProcessPool(n_processes or os.cpu_count() or 1)
     elif kind == "mpi":
-        pool = MPIPool()
+        pool = MPIPool(backoff_s=None if backoff_ms is None or os.environ.get(
+            "MPI4PY_FUTURES_BACKOFF") else 1e-3 * float(backoff_ms))
     else:
         raise ValueError(f"unknown pool {kind!r}")
     pool.min_task_seconds = 1e-3 * float(min_task_ms)

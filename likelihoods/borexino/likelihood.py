@@ -207,8 +207,9 @@ class BorexinoLikelihood(Likelihood):
             missing = [k for k in PARAMS if k not in nuisances]
             if missing:
                 raise ParameterError(f"nuisances: missing {', '.join(missing)}")
-            theta = np.stack([np.broadcast_to(np.asarray(nuisances[k], dtype=float), m.shape)
-                              for k in PARAMS], axis=1)
+            theta = np.empty((len(m), len(PARAMS)))     # (n, 20): one column per nuisance
+            for j, k in enumerate(PARAMS):
+                theta[:, j] = nuisances[k]
             out = np.empty(len(m))
             for i in range(0, len(m), FULL_BLOCK):
                 sl = slice(i, i + FULL_BLOCK)
