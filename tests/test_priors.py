@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from globalfit.priors import Prior, PriorSet
+from globalfit.priors import COLUMN_LOOP_MIN, Prior, PriorSet
 
 PRIORS = [
     Prior("u", "uniform", low=-2.0, high=3.0),
@@ -88,6 +88,9 @@ def test_prior_set_equals_sum_of_columns_everywhere() -> None:
     assert np.array_equal(np.isfinite(got), np.isfinite(ref))
     assert np.all(got[~np.isfinite(ref)] == -np.inf)
     np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-13)
+    big = np.tile(theta, (-(-COLUMN_LOOP_MIN // len(theta)), 1))   # the column-loop branch
+    np.testing.assert_array_equal(ps.log_prior(big)[:len(theta)], ref)
+    np.testing.assert_allclose(ps.log_prior(big[:len(theta)]), ref, rtol=1e-13)
     assert 50 < np.count_nonzero(np.isfinite(ref)) < 390       # both cases are exercised
 
 
