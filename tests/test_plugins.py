@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -153,21 +154,25 @@ def test_plugin_options_are_validated_like_any_other(on_path: Path) -> None:
 
 @pytest.mark.slow
 def test_installed_plugin_runs_a_fit(tmp_path: Path) -> None:
-    """pip-install the plugin into a fresh environment (system packages visible, the project
-    from this source tree) and run ``globalfit fit`` with a config naming its classes."""
+    """pip-install the plugin into a fresh environment (this interpreter's packages and the
+    project from this source tree on its path) and run ``globalfit fit`` with a config naming
+    its classes."""
     src = tmp_path / "plugin"
     src.mkdir()
     (src / "gf_plugin_demo.py").write_text(PLUGIN_MODULE)
     (src / "pyproject.toml").write_text(PYPROJECT)
     venv = tmp_path / "venv"
-    # without pip: the system pip and setuptools (visible through --system-site-packages) do
-    # the install, into the environment of the interpreter that runs them
+    # without pip: this interpreter's pip and setuptools (on PYTHONPATH, below) do the
+    # install, into the environment of the interpreter that runs them
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
                     str(venv)],
                    check=True, timeout=300)
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    env = dict(os.environ, PYTHONPATH=str(REPO), PIP_DISABLE_PIP_VERSION_CHECK="1",
-               MPLBACKEND="Agg")
+    # this interpreter's packages (pip, setuptools >= 77, numpy, ...) on the path: a base
+    # interpreter's own site-packages may hold an old setuptools without bdist_wheel, or none
+    here = [sysconfig.get_paths()[k] for k in ("purelib", "platlib")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + list(dict.fromkeys(here))),
+               PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg")
     install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps",
                               "--no-build-isolation", "--no-index", "-q", str(src)],
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
