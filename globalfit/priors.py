@@ -67,20 +67,31 @@ class Prior:
         b = special.ndtr((self.high - self.mean) / self.sd)
         return float(a), float(b)
 
+    def log_norm(self) -> float:
+        """The constant part of :meth:`logpdf` inside the support: -ln(high - low) (uniform),
+        -ln ln(high / low) (log-uniform; the density is that times 1/x), -ln(sd sqrt(2 pi)
+        (Phi(b) - Phi(a))) (gaussian truncated to [low, high]); 0 for a fixed value."""
+        if self.kind == "uniform":
+            return float(-np.log(self.high - self.low))
+        if self.kind == "log-uniform":
+            return float(-np.log(np.log(self.high / self.low)))
+        if self.kind == "gaussian":
+            a, b = self._gauss_cdf_bounds()
+            return float(-(0.5 * np.log(2 * np.pi) + np.log(self.sd) + np.log(b - a)))
+        return 0.0
+
     def logpdf(self, x: np.ndarray) -> np.ndarray:
         """Normalised log-density at ``x`` (shape ``(n,)``); ``-inf`` outside the support."""
         x = np.asarray(x, dtype=float)
         out = np.full(x.shape, -np.inf)
         inside = (x >= self.low) & (x <= self.high) & np.isfinite(x)
         if self.kind == "uniform":
-            out[inside] = -np.log(self.high - self.low)
+            out[inside] = self.log_norm()
         elif self.kind == "log-uniform":
-            out[inside] = -np.log(x[inside]) - np.log(np.log(self.high / self.low))
+            out[inside] = self.log_norm() - np.log(x[inside])
         elif self.kind == "gaussian":
-            a, b = self._gauss_cdf_bounds()
             z = (x[inside] - self.mean) / self.sd
-            out[inside] = (-0.5 * z * z - 0.5 * np.log(2 * np.pi) - np.log(self.sd)
-                           - np.log(b - a))
+            out[inside] = self.log_norm() - 0.5 * z * z
         else:
             out[x == self.value] = 0.0
         return out
@@ -177,18 +188,10 @@ class PriorSet:
     @cached_property
     def _table(self) -> tuple:
         """Per-column bounds, the log-uniform and gaussian columns (with mean and sd) and the
-        sum of every column's constant log-normalisation (see :meth:`Prior.logpdf`)."""
+        sum of every column's :meth:`Prior.log_norm`."""
         low = np.array([p.low for p in self._sampled], dtype=float)
         high = np.array([p.high for p in self._sampled], dtype=float)
-        const = 0.0
-        for p in self._sampled:
-            if p.kind == "uniform":
-                const -= np.log(p.high - p.low)
-            elif p.kind == "log-uniform":
-                const -= np.log(np.log(p.high / p.low))
-            else:
-                a, b = p._gauss_cdf_bounds()
-                const -= 0.5 * np.log(2 * np.pi) + np.log(p.sd) + np.log(b - a)
+        const = sum(p.log_norm() for p in self._sampled)
         kinds = [p.kind for p in self._sampled]
         log_cols = np.array([j for j, k in enumerate(kinds) if k == "log-uniform"], dtype=int)
         g_cols = np.array([j for j, k in enumerate(kinds) if k == "gaussian"], dtype=int)

@@ -159,13 +159,10 @@ def compute_grid(calc: LimitCalculator, pool: Any = None, planes: Sequence[str] 
             if item[0] == "mass":
                 bar.set_status(f"m_A' = {calc.cfg.masses_gev[item[1]]:.3g} GeV")
             bar.update(1)
+        from ..samplers.pool import Ref, SerialPool, register
         if pool is None or int(pool.size) == 1:
-            results = []
-            for i, item in enumerate(items):
-                results.append(calc.task(item))
-                done(i)
+            results = SerialPool().map(calc.task, items, on_result=done)
         else:
-            from ..samplers.pool import Ref, register
             register(_REGISTRY_KEY, calc)      # no-op for workers forked before this
             results = pool.map(Ref(_REGISTRY_KEY, "task"), items, on_result=done)
     rows = results[len(order):]
@@ -339,7 +336,7 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
     map over the pool (:func:`compute_grid`); then the earlier output is removed
     (``force``), the plane files are moved into ``out_dir`` and the 1-D files and figure
     are written, as two tasks on the pool (:meth:`LimitCalculator.finish`)."""
-    from ..samplers.pool import make_pool, register
+    from ..samplers.pool import Ref, make_pool, register
     replace = _check_out_dir(out_dir, force)
     calc = LimitCalculator(cfg, borexino)
     register(_REGISTRY_KEY, calc)          # before the pool forks its workers
@@ -363,7 +360,6 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
                     Path(path).replace(out_dir / Path(path).name)
         # the figure first in the queue: on 2 or more processes a worker, which has drawn a
         # plane and imported matplotlib, draws it while rank 0 writes the files
-        from ..samplers.pool import Ref
         resolved = dict(fit_resolved or {})
         pool.map(Ref(_REGISTRY_KEY, "finish"),
                  [(what, out_dir, curves, resolved) for what in ("figure", "files")])

@@ -174,8 +174,8 @@ class MPIPool(SerialPool):
     items from the back that no worker has started (cancelling their futures), and returns
     the results in order: N ranks give N evaluators, balanced however uneven the items.
     Ranks > 0 call :meth:`wait`, which serves tasks until rank 0 closes the pool. Idle ranks
-    poll with mpi4py's back-off (at most ``BACKOFF_S`` = 0.1 ms asleep between polls;
-    ``MPI4PY_FUTURES_BACKOFF`` overrides it) instead of spinning. Every rank limits its BLAS
+    poll with mpi4py's back-off (at most ``backoff_s``, default ``BACKOFF_S`` = 0.1 ms, asleep
+    between polls; ``MPI4PY_FUTURES_BACKOFF``, when set, overrides it) instead of spinning. Every rank limits its BLAS
     threads to its share of the machine's cores (:func:`limit_blas_threads`).
     """
 
@@ -197,9 +197,11 @@ class MPIPool(SerialPool):
         #: BLAS threads of this rank (None: the user's environment decides)
         self.blas_threads = limit_blas_threads(node.Get_size())
         node.Free()
-        if backoff_s is None:           # MPI4PY_FUTURES_BACKOFF, when set, is the user's choice
-            env = os.environ.get("MPI4PY_FUTURES_BACKOFF")
-            backoff_s = float(env) if env else self.BACKOFF_S
+        env = os.environ.get("MPI4PY_FUTURES_BACKOFF")   # when set, the user's choice
+        if env:
+            backoff_s = float(env)
+        elif backoff_s is None:
+            backoff_s = self.BACKOFF_S
         #: rank 0's wait for the workers to take their first tasks (s): at least two of the
         #: executor thread's polls, which are up to ``backoff_s`` apart
         self.dispatch_wait_s = max(self.DISPATCH_WAIT_S, 3.0 * float(backoff_s))
@@ -286,8 +288,7 @@ def make_pool(kind: str = "auto", n_processes: int | None = None,
     elif kind == "processes":
         pool = ProcessPool(n_processes or os.cpu_count() or 1)
     elif kind == "mpi":
-        pool = MPIPool(backoff_s=None if backoff_ms is None or os.environ.get(
-            "MPI4PY_FUTURES_BACKOFF") else 1e-3 * float(backoff_ms))
+        pool = MPIPool(backoff_s=None if backoff_ms is None else 1e-3 * float(backoff_ms))
     else:
         raise ValueError(f"unknown pool {kind!r}")
     pool.min_task_seconds = 1e-3 * float(min_task_ms)
