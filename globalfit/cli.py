@@ -189,6 +189,7 @@ def _prepare_run_dir(cfg: Any, resume: bool, force: bool) -> str:
 def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = False) -> int:
     """Validate ``config``, run its sampler and write ``chains/<name>/``; exit status."""
     from .samplers.pool import MPIPool, make_pool, mpi_world_size, register
+    from .sampling import load
 
     mpi = mpi_world_size() > 1
     comm = None
@@ -226,7 +227,8 @@ def fit_command(config: str | os.PathLike, resume: bool = False, force: bool = F
     try:
         sampler_opts = cfg.sampler
         pool = make_pool("mpi" if mpi else sampler_opts["pool"],
-                         sampler_opts.get("n_processes"), sampler_opts.get("min_task_ms", 2.0))
+                         sampler_opts.get("n_processes"), sampler_opts.get("min_task_ms", 2.0),
+                         backoff_ms=load(sampler_opts["name"]).mpi_backoff_ms)
         if isinstance(pool, MPIPool) and not pool.is_master:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)

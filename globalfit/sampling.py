@@ -9,6 +9,8 @@ needs from it and nothing else is read from it:
 * ``checkpoint_name``: the file in the run directory it checkpoints to;
 * ``resume_keys``: the options whose change makes a checkpoint unusable (``--resume``
   refuses a config that changes them; every other option may change between runs);
+* ``mpi_backoff_ms``: the longest sleep of an idle MPI rank between polls, suited to the
+  size of the sampler's pool tasks (:func:`globalfit.samplers.pool.make_pool`);
 * :meth:`Sampler.check_options`: checks across options once the number of sampled
   parameters is known (at validation, before anything runs);
 * :meth:`Sampler.run`: sample the posterior and return a :class:`SamplerResult`.
@@ -139,6 +141,13 @@ class Sampler(ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     checkpoint_name: ClassVar[str] = ""
     resume_keys: ClassVar[tuple[str, ...]] = ()
+    #: longest sleep (ms) of an idle MPI rank between polls. Rank 0's polling thread wakes
+    #: this often while rank 0 computes, and takes the GIL each time: at 0.1 ms a one-point
+    #: full-mode call of a dynesty chain took 0.55-0.61 ms on 2 ranks against 0.48 ms at
+    #: 1 ms, and an emcee run that keeps its calls whole (they do not pay to split) was
+    #: slower than serial (benchmarks/README.md, "MPI"). A shorter back-off pays only for
+    #: tasks of a few ms, which the MPI round trip makes not worth splitting anyway.
+    mpi_backoff_ms: ClassVar[float] = 1.0
 
     @classmethod
     def schema(cls) -> tuple[Option, ...]:

@@ -68,6 +68,77 @@ def test_chunked_function_splits_only_with_enough_work():
     assert timed.n_blocks(32) == 2 and timed.n_blocks(8) == 1
 
 
+class _Clock:
+    """A fake clock for :class:`ChunkedFunction` (seconds advanced by the fake work)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class _TimedPool(SerialPool):
+    """Two 'processes' that evaluate blocks side by side: a map costs ``round_trip`` plus
+    its slowest block, on the fake clock."""
+    size = 2
+
+    def __init__(self, clock: _Clock, round_trip: float) -> None:
+        self.clock, self.round_trip = clock, round_trip
+
+    def map(self, fn, items, on_result=None):
+        t0, ends, out = self.clock.t, [], []
+        for x in items:
+            self.clock.t = t0
+            out.append(fn(x))
+            ends.append(self.clock.t)
+        self.clock.t = max(ends) + self.round_trip
+        return out
+
+
+def _costly(clock: _Clock, fixed: float, per_point: float, calls: list):
+    def fn(theta):
+        calls.append(theta.shape[0])
+        clock.t += fixed + per_point * theta.shape[0]
+        return theta.sum(axis=1), {}
+    return fn
+
+
+@pytest.mark.parametrize("round_trip, expect_split", [(0.1e-3, True), (5e-3, False)])
+def test_chunked_function_keeps_the_measured_faster_option(round_trip, expect_split):
+    """Whole and split calls are both measured, then the faster one is used, the other
+    measured again every REPROBE_CALLS calls. A 128-point call of 1 ms fixed + 20 us per
+    point is 3.56 ms whole and 2.28 ms + the round trip split in two: split with a 0.1 ms
+    round trip, whole with 5 ms (the work rule alone would split both). Values never change."""
+    clock, calls = _Clock(), []
+    fn = ChunkedFunction(_costly(clock, 1e-3, 20e-6, calls), _TimedPool(clock, round_trip),
+                         min_task_seconds=1e-3, clock=clock)
+    x = np.arange(256.0).reshape(128, 2)
+    n_calls = 2 * ChunkedFunction.PROBE_CALLS + 3 * ChunkedFunction.REPROBE_CALLS
+    blocks = []                                        # blocks of every call
+    for _ in range(n_calls):
+        before = len(calls)
+        np.testing.assert_array_equal(fn(x), x.sum(axis=1))
+        blocks.append(len(calls) - before)
+    assert fn.n_blocks(128) == 2                       # the work rule would always split
+    late = blocks[-2 * ChunkedFunction.REPROBE_CALLS:]
+    whole, split = late.count(1), late.count(2)
+    if expect_split:
+        assert whole in (1, 2) and split >= 2 * ChunkedFunction.REPROBE_CALLS - 2
+        assert fn.best_time(128, 2) < fn.best_time(128, 1)
+    else:
+        assert split in (1, 2) and whole >= 2 * ChunkedFunction.REPROBE_CALLS - 2
+        assert fn.best_time(128, 1) < fn.best_time(128, 2)
+
+
+def test_chunked_function_serial_pool_measures_nothing():
+    clock, calls = _Clock(), []
+    fn = ChunkedFunction(_costly(clock, 1e-3, 20e-6, calls), SerialPool(), clock=clock)
+    for _ in range(10):
+        fn(np.ones((128, 2)))
+    assert calls == [128] * 10 and fn.wall_times == {}
+
+
 def test_start_points_are_prior_draws_without_nuisance_starts():
     """Fits without sampled nuisances start exactly where they always did (same draws)."""
     from globalfit.config import load_config

@@ -98,11 +98,11 @@ def wrap_plus(text: str, width: int = 34) -> str:
 
 
 def plot_limits(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Path,
-                labels: Sequence[str] = (), direct: Mapping[str, str] | None = None
-                ) -> list[Path]:
-    """``limits.png`` and ``limits.pdf`` in ``out_dir`` (profile curves when computed).
-    ``labels``: legend names of the indirect likelihoods; ``direct``: direct curve key ->
-    legend name."""
+                labels: Sequence[str] = (), direct: Mapping[str, str] | None = None,
+                formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """``limits.png`` and ``limits.pdf`` in ``out_dir`` (profile curves when computed; one
+    file per entry of ``formats``). ``labels``: legend names of the indirect likelihoods;
+    ``direct``: direct curve key -> legend name."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -186,9 +186,9 @@ def plot_limits(cfg: LimitsConfig, curves: Mapping[str, np.ndarray], out_dir: Pa
     if notes:
         fig.text(0.665, 0.2, "\n".join(notes), fontsize=7, color="0.25", va="bottom")
     fig.subplots_adjust(left=0.12, right=0.65, top=0.93, bottom=0.1)
-    paths = [out_dir / "limits.png", out_dir / "limits.pdf"]
-    fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1])
+    paths = [out_dir / f"limits.{fmt}" for fmt in formats]
+    for path in paths:
+        fig.savefig(path, **({"dpi": 150} if path.suffix == ".png" else {}))
     plt.close(fig)
     return paths
 

@@ -56,6 +56,39 @@ def _restore(cls: Any, checkpoint: Path, pool: Any, dynamic: bool) -> Any:
     return sampler
 
 
+def _estimate(value: Any, fmt: str) -> str:
+    """A running estimate of dynesty for the progress line; dynesty reports +-1e300 until
+    its live points carry enough weight (printed as ``n/a``, not as a 301-digit number)."""
+    value = float(value)
+    return format(value, fmt) if abs(value) < 1e250 else "n/a"
+
+
+#: proposals per pool process and map at most (``queue_size: null``)
+QUEUE_PER_PROCESS = 16
+#: live points per queued proposal at least (``queue_size: null``)
+LIVE_PER_PROPOSAL = 32
+
+
+def queue_size(options: dict[str, Any], processes: int) -> int:
+    """dynesty's ``queue_size`` on a pool of ``processes``: the option when set, else about
+    ``nlive / LIVE_PER_PROPOSAL`` rounded down to a multiple of ``processes``, at least
+    ``processes`` and at most ``QUEUE_PER_PROCESS * processes``.
+
+    Each map of the pool evolves ``queue_size`` live points at once (one random-walk or slice
+    chain each, tens of ms for the full-systematics posterior) and every process waits for
+    the slowest chain of the map: with one chain per process that wait and the map's
+    round trips cost a 2-rank run ~20 % (dynesty, 1000 live points, rslice:
+    benchmarks/README.md, "MPI"); 16 chains per process share the end-of-map wait among
+    16. The price is staleness: a queued proposal was drawn above the likelihood threshold
+    of the map's start, and dynesty discards the ones that fall below the threshold by the
+    time they are used, about ``queue_size / (2 nlive)`` of them (1.6 % at nlive/32)."""
+    if options.get("queue_size") is not None:
+        return int(options["queue_size"])
+    n = int(options["nlive"]) // LIVE_PER_PROPOSAL
+    n -= n % processes
+    return int(min(max(n, processes), QUEUE_PER_PROCESS * processes))
+
+
 def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
                 options: dict[str, Any], seed: int, checkpoint: Path, resume: bool = False,
                 stop: StopFlag | None = None, pool: Any = None) -> SamplerResult:
@@ -86,7 +119,7 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
         kwargs = dict(bound=options.get("bound", "multi"), sample=options.get("sample", "auto"),
                       rstate=np.random.default_rng(seed))
         if use_pool is not None:
-            kwargs.update(pool=use_pool, queue_size=use_pool.size)
+            kwargs.update(pool=use_pool, queue_size=queue_size(options, use_pool.size))
         if dynamic:
             sampler = cls(loglike, prior_transform, ndim, **kwargs)
         else:
@@ -101,9 +134,10 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
             raise _Interrupted
         bar.update(max(0, niter - last[0]))
         last[0] = niter
-        status = f"ncall {ncall}, remaining dlogz {float(results.delta_logz):.3g}"
+        status = f"ncall {ncall}, remaining dlogz {_estimate(results.delta_logz, '.3g')}"
         if isinstance(results, IteratorResult):         # baseline run (not a batch)
-            status = f"ln Z {float(results.logz):.3f}, {status} (stop < {options['dlogz']:g})"
+            status = (f"ln Z {_estimate(results.logz, '.3f')}, {status} "
+                      f"(stop < {options['dlogz']:g})")
         bar.set_status(status)
 
     t0 = time.time()
@@ -173,7 +207,7 @@ def run_dynesty(loglike: Callable, prior_transform: Callable, ndim: int,
 
 class DynestySampler(Sampler):
     """dynesty static or dynamic nested sampling (module docstring); dynesty's proposal
-    tasks are mapped over the pool (``queue_size`` = pool size)."""
+    tasks are mapped over the pool (:func:`queue_size` of them per map)."""
     name = "dynesty"
     citation = ("Speagle, MNRAS 493 (2020) 3132; Skilling, Bayesian Analysis 1 (2006) 833; "
                 "Higson et al., Stat. Comput. 29 (2019) 891")
@@ -194,6 +228,9 @@ class DynestySampler(Sampler):
         Option("maxbatch", (int,), 4, low=1, high=10**6, doc="batches at most"),
         Option("pfrac", (int, float), 1.0, low=0.0, high=1.0,
                doc="posterior (1) vs evidence (0) weight of the batches"),
+        Option("queue_size", (int, type(None)), None, low=1, high=10**6,
+               doc="live points evolved at once per pool map on 2 or more processes "
+                   "(null: about nlive/32, at least one and at most 16 per process)"),
         Option("checkpoint_every_s", (int, float), 30.0, low=0.01, high=1e7, unit="s",
                doc="seconds between checkpoints"),
         Option("n_chains", (int,), 4, low=1, high=1000,

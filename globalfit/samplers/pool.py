@@ -14,9 +14,11 @@ processes: every process builds it from the config and registers it under a key
   blocks in :meth:`MPIPool.wait`.
 
 Splitting pays only when a block's work exceeds the cost of shipping it (about 1 ms per task
-with ``mpi4py.futures`` on this project's machines, benchmarks/README.md): :class:`ChunkedFunction` times its calls and splits a batch only into blocks whose
-estimated work is at least ``min_task_seconds`` (default 2 ms), so a cheap vectorised call
-(the fast-mode default fit: 32 walkers in ~0.05 ms) stays on rank 0.
+with ``mpi4py.futures`` on this project's machines, benchmarks/README.md):
+:class:`ChunkedFunction` times its calls and splits a batch only into blocks whose estimated
+work is at least ``min_task_seconds`` (default 2 ms), so a cheap vectorised call (the
+fast-mode default fit: 32 walkers in ~0.05 ms) stays on rank 0, and only while split calls
+measure faster than whole ones.
 """
 from __future__ import annotations
 
@@ -300,24 +302,48 @@ class ChunkedFunction:
 
     ``fn`` returns ``(values, counts)`` for a block, ``counts`` a dict of rejection reasons;
     they are added to :attr:`counts` so statistics survive multi-process evaluation.
-    The number of blocks is ``min(pool.size, n, work / min_task_seconds)`` with ``work`` the
-    estimated time of the whole batch, from the measured time per point of earlier calls
-    (the first call, and any call that stays whole, is timed on this process): a batch is
-    split only where each task carries at least ``min_task_seconds`` of work. Splitting
-    changes no value (the evaluation is per point).
+    Splitting changes no value (the evaluation is per point); whether it pays is decided
+    in two steps:
+
+    * the work rule (:meth:`n_blocks`): ``min(pool.size, n, work / min_task_seconds)``
+      blocks, ``work`` the estimated time of the whole batch from the measured time per
+      point of earlier whole calls (the first call of a batch size is whole): no block
+      carries less than ``min_task_seconds`` of work;
+    * the measurement: a call has a fixed cost whatever its size (~1 ms for the
+      full-systematics posterior) and a pool a round trip, which the work rule cannot see,
+      so for every batch size the wall times of whole and split calls are measured
+      (:data:`PROBE_CALLS` of each first, then the other one again every
+      :data:`REPROBE_CALLS` calls) and the faster, by the least of its last
+      :data:`KEEP_TIMES` times, is used. On 2 MPI ranks emcee's 128-point calls of the
+      full-systematics fit were 0.7-0.9x as fast split as whole (benchmarks/README.md,
+      "MPI"): they now stay whole, and an MPI run is not slower than a serial one.
+
+    ``min_task_seconds = 0`` always splits (no measurement); ``clock`` (seconds) is for
+    tests.
     """
 
+    #: calls of each option (whole, split) measured before the faster is chosen
+    PROBE_CALLS = 3
+    #: calls of the faster option between two measurements of the other one
+    REPROBE_CALLS = 50
+    #: wall times kept per batch size and option; the least of them is the estimate
+    KEEP_TIMES = 5
+
     def __init__(self, fn: Callable, pool: SerialPool,
-                 min_task_seconds: float | None = None) -> None:
-        self.fn, self.pool = fn, pool
+                 min_task_seconds: float | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.fn, self.pool, self.clock = fn, pool, clock
         self.min_task_seconds = float(pool.min_task_seconds if min_task_seconds is None
                                       else min_task_seconds)
         self.counts: Counter = Counter()
         self.n_calls = 0
         self.seconds_per_point: float | None = None
+        #: (batch size, blocks) -> the last wall times (s) of such calls
+        self.wall_times: dict[tuple[int, int], list[float]] = {}
+        self._since_probe: Counter = Counter()
 
     def n_blocks(self, n: int) -> int:
-        """Blocks a batch of ``n`` points is split into on this pool."""
+        """Blocks a batch of ``n`` points may be split into by the work rule."""
         if self.pool.size == 1 or n < 2:
             return 1
         if self.min_task_seconds <= 0:
@@ -327,19 +353,47 @@ class ChunkedFunction:
         work = n * self.seconds_per_point
         return int(max(1, min(self.pool.size, n, work // self.min_task_seconds)))
 
+    def best_time(self, n: int, blocks: int) -> float | None:
+        """The estimated wall time (s) of a call of ``n`` points in ``blocks`` blocks: the
+        least of the last :data:`KEEP_TIMES` measured; None before the first."""
+        times = self.wall_times.get((n, blocks))
+        return min(times) if times else None
+
+    def choose_blocks(self, n: int) -> int:
+        """Blocks of the next call of ``n`` points (class docstring)."""
+        b = self.n_blocks(n)
+        if b == 1 or self.min_task_seconds <= 0:
+            return b
+        whole, split = (len(self.wall_times.get((n, k), ())) for k in (1, b))
+        if whole < self.PROBE_CALLS or split < self.PROBE_CALLS:
+            return b if split < whole else 1          # alternate until both are measured
+        faster, other = (b, 1) if self.best_time(n, b) < self.best_time(n, 1) else (1, b)
+        self._since_probe[n] += 1
+        if self._since_probe[n] > self.REPROBE_CALLS:
+            self._since_probe[n] = 0
+            return other
+        return faster
+
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
-        self.n_calls += theta.shape[0]
-        n_blocks = self.n_blocks(theta.shape[0])
+        n = theta.shape[0]
+        self.n_calls += n
+        n_blocks = self.choose_blocks(n)
+        t0 = self.clock()
         if n_blocks == 1:
-            t0 = time.perf_counter()
             results = [self.fn(theta)]
-            per_point = (time.perf_counter() - t0) / max(theta.shape[0], 1)
+        else:
+            results = self.pool.map(self.fn, np.array_split(theta, n_blocks))
+        elapsed = self.clock() - t0
+        if n_blocks == 1:
+            per_point = elapsed / max(n, 1)
             # running estimate, weighted towards recent calls (caches warm up)
             self.seconds_per_point = (per_point if self.seconds_per_point is None
                                       else 0.5 * (self.seconds_per_point + per_point))
-        else:
-            results = self.pool.map(self.fn, np.array_split(theta, n_blocks))
+        if self.pool.size > 1:
+            times = self.wall_times.setdefault((n, n_blocks), [])
+            times.append(elapsed)
+            del times[:-self.KEEP_TIMES]
         for _, counts in results:
             self.counts.update(counts)
         return np.concatenate([values for values, _ in results])

@@ -12,6 +12,7 @@ basis T of ``templates.linear_templates`` and the signal through the reduced bas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -24,17 +25,23 @@ from .response import taylor_coefficients, taylor_derivatives
 from .spectrum import EXPOSURE_DAY_100T, load_phase2
 
 
-def baker_cousins_deviance(nu: np.ndarray, n: np.ndarray) -> np.ndarray:
+def baker_cousins_deviance(nu: np.ndarray, n: np.ndarray,
+                           overwrite: bool = False) -> np.ndarray:
     """Poisson deviance D = 2 sum [nu - n + n ln(n/nu)] over the last axis (Baker & Cousins
-    1984, eq. 15); n ln n := 0 for n = 0; +inf where some nu <= 0 has n > 0."""
+    1984, eq. 15); n ln n := 0 for n = 0; +inf where some nu <= 0 has n > 0. ``overwrite``:
+    ``nu`` (a float64 array of the caller's) may be overwritten with ln nu (no temporary)."""
     nu = np.asarray(nu, dtype=float)
     n = np.asarray(n, dtype=float)
     pos = n > 0
     const = np.sum(n[pos] * np.log(n[pos])) - np.sum(n)
     every = bool(np.all(pos))                 # no empty bin: no masking needed (fewer passes)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lognu = np.log(nu if every else np.where(pos, nu, 1.0))
-        d = 2.0 * (np.sum(nu, axis=-1) - lognu @ n + const)
+        total = np.sum(nu, axis=-1)
+        if every:
+            lognu = np.log(nu, out=nu) if overwrite else np.log(nu)
+        else:
+            lognu = np.log(np.where(pos, nu, 1.0))
+        d = 2.0 * (total - lognu @ n + const)
     if every:
         # a bin with nu <= 0 (or NaN) makes ln nu -inf or NaN and so d non-finite: caught
         # below without a pass over nu
@@ -104,6 +111,14 @@ class SpectrumModel:
     def signal_counts(self, theta: np.ndarray, q: np.ndarray, m_gev: np.ndarray) -> np.ndarray:
         """Vectorised signal counts (n, n_window) for parameters theta (n, n_par), strengths
         q (n, 4) and masses (n,): U @ (W_k @ (M(T) P(T, m)^2)), one product per batch."""
+        # (n, r) @ (r, nb): the counts come out point-major (C order); (U @ z).T was a
+        # transposed view and made an addition to them a strided pass
+        return self.signal_coefficients(theta, q, m_gev) @ self.sig["Ut"]
+
+    def signal_coefficients(self, theta: np.ndarray, q: np.ndarray,
+                            m_gev: np.ndarray) -> np.ndarray:
+        """The signal in the reduced basis, z (n, r) with signal counts z @ U^T:
+        z = sum_k g_k(ds, dr) W_k (M(T) P(T, m)^2) per point (``signal_counts``)."""
         s = self.sig
         f = theta[:, :5] / self.ssm_rates                                  # (n, 5)
         fq = (f[:, :, None] * q[:, None, :]).reshape(len(f), -1)           # (n, 20)
@@ -112,10 +127,7 @@ class SpectrumModel:
         nk = len(self.lin)
         w = s["W"][:nk]
         coef = (w.reshape(-1, w.shape[-1]) @ v).reshape(nk, w.shape[1], -1)   # (nk, r, n)
-        z = np.einsum("krn,kn->rn", coef, g[:nk])
-        # (n, r) @ (r, nb): the counts come out point-major (C order), as ``expected`` adds
-        # them; (U @ z).T was a transposed view and made that addition a strided pass
-        return z.T @ s["Ut"]
+        return np.einsum("krn,kn->nr", coef, g[:nk])
 
     def signal_norm(self, m_gev: np.ndarray) -> np.ndarray:
         """N_w(m): in-window signal counts per mu_B^2 at SSM fluxes and nominal response for
@@ -178,20 +190,31 @@ class SpectrumModel:
         nk = len(self.lin)
         g = taylor_coefficients(theta[:, I_DS], theta[:, I_DR])[:nk]          # (nk, n)
         coef = (g.T[:, :, None] * theta[:, None, :N_LIN]).reshape(len(theta), -1)
-        nu = coef @ self.lin.reshape(-1, self.lin.shape[-1])
+        if q is not None and self.sig is not None:
+            # background and signal in one product, [coef, z] @ [T; U^T]: no second
+            # (points x bins) array and no pass adding it
+            coef = np.concatenate([coef, self.signal_coefficients(theta, q, m_gev)], axis=1)
+            nu = coef @ self._lin_and_signal
+        else:
+            nu = coef @ self.lin.reshape(-1, self.lin.shape[-1])
         # 210Po only where it is non-negligible for this batch (|z| < 12 for every point)
         lo = np.searchsorted(self.centers, np.min(theta[:, I_MU] - 12 * theta[:, I_SG]))
         hi = np.searchsorted(self.centers, np.max(theta[:, I_MU] + 12 * theta[:, I_SG]))
         if hi > lo:
             nu[:, lo:hi] += self.po210_counts(theta, slice(lo, hi))
-        if q is not None and self.sig is not None:
-            nu += self.signal_counts(theta, q, m_gev)
         return nu
+
+    @cached_property
+    def _lin_and_signal(self) -> np.ndarray:
+        """The right-hand side of ``expected``'s one product: the Taylor basis rows
+        (nk * n_lin, nb) over the reduced signal basis U^T (r, nb)."""
+        return np.ascontiguousarray(np.concatenate(
+            [self.lin.reshape(-1, self.lin.shape[-1]), self.sig["Ut"]], axis=0))
 
     def chi2_vectorised(self, theta: np.ndarray, q=None, m_gev=None,
                         with_prior: bool = False) -> np.ndarray:
         """D - 2 (variant term) [+ nuisance-prior chi^2], shape (n,)."""
-        d = baker_cousins_deviance(self.expected(theta, q, m_gev), self.n)
+        d = baker_cousins_deviance(self.expected(theta, q, m_gev), self.n, overwrite=True)
         d = d + self.constraint.chi2(theta)
         if with_prior:
             d = d + self.prior.chi2(theta)

@@ -37,5 +37,7 @@ def propagated_sum(basis: np.ndarray, coef: np.ndarray, t_mev: ArrayLike,
     """sum_K coef[K, j] basis[K, t] P(t, m_j)^2 for points j: (n_t, n). ``coef`` (K, n),
     ``m_gev`` (n,) or a scalar (one mass for every point)."""
     m = np.asarray(m_gev, dtype=float)
-    p2 = propagator_squared(t_mev, m.reshape(-1))
-    return (np.asarray(basis).T @ coef) * p2
+    p = propagator_factor(np.asarray(t_mev, dtype=float)[:, None], m.reshape(1, -1))
+    out = np.asarray(basis).T @ coef
+    out *= np.square(p, out=p)           # in place: no (n_t, n) temporaries beyond p
+    return out
