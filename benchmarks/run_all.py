@@ -177,6 +177,7 @@ def markdown(res: dict[str, Any], info: dict[str, str], load_end: str, wall_s: f
 
 
 README = Path(__file__).resolve().parent / "README.md"
+PROJECT_README = Path(__file__).resolve().parents[1] / "README.md"
 MARKERS = ("<!-- benchmark-table -->", "<!-- /benchmark-table -->")
 
 
@@ -192,13 +193,24 @@ def update_readme(text: str, path: Path = README) -> None:
                     + old[end:], encoding="utf-8")
 
 
+def target_table(text: str) -> str:
+    """The target table of :func:`markdown`'s ``text`` and its machine line (the project
+    README shows these; benchmarks/README.md the whole text)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Quantity"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")),
+               len(lines))
+    machine_line = next((line for line in lines if line.startswith("Machine: ")), "")
+    return "\n".join(lines[start:end] + ["", machine_line])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (~20 min)")
     parser.add_argument("--out", type=Path, help="also write the Markdown table to this file")
     parser.add_argument("--update-readme", action="store_true",
-                        help="replace the table between the benchmark-table markers of "
-                             "benchmarks/README.md with this run's")
+                        help="replace the tables between the benchmark-table markers of "
+                             "benchmarks/README.md and README.md with this run's")
     args = parser.parse_args(argv)
     info = machine()
     t0 = time.perf_counter()
@@ -224,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(text)
     if args.update_readme:
         update_readme(text)
+        update_readme(target_table(text), PROJECT_README)
     return 0
 
 

@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Until a sampler installs its own checkpointing handler, SIGTERM and SIGINT stop the
     process at once (exit 143 / 130, one line); every :class:`GlobalFitError` (bad input)
     is one line on stderr and exit 2."""
+    from .memory import keep_large_allocations
+    keep_large_allocations()          # this process is ours: reuse freed large arrays
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:

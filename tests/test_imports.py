@@ -25,7 +25,7 @@ HEAVY = {"emcee", "dynesty", "arviz", "matplotlib", "corner", "mpi4py", "contour
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("leaves", ("globalfit", "globalfit.errors", "globalfit.units", "globalfit.constants",
                 "globalfit.options", "globalfit.progress", "globalfit.paths",
-                "globalfit.observables", "globalfit.yamlio")),
+                "globalfit.observables", "globalfit.yamlio", "globalfit.memory")),
     ("physics", ("globalfit.model", "likelihoods", "globalfit.priors")),
     ("joint", ("globalfit.joint",)),
     ("sampler interface", ("globalfit.sampling",)),

@@ -382,6 +382,8 @@ def run_limits(cfg: LimitsConfig, out_dir: Path, force: bool = False,
 def main(argv: Sequence[str] | None = None) -> int:
     """``globalfit limits --config FILE [--out DIR] [--method M] [--format F] [--force]
     [--quiet]``; exit status 0 done, 2 bad input (one line on stderr)."""
+    from ..memory import keep_large_allocations
+    keep_large_allocations()          # this process is ours: reuse freed large arrays
     ap = argparse.ArgumentParser(prog="globalfit limits",
                                  description="90% C.L. limits on eps*lambda^D versus m_A' "
                                              "(reads the fit config and its limits: section)")

@@ -174,7 +174,9 @@ def propagator_factor(t_mev: ArrayLike, m_aprime_gev: ArrayLike) -> np.ndarray:
     m2 = m_mev**2
     if np.all(q2 > 0.0) and np.all(m2 > 0.0):        # the common case: two passes
         den = q2 + m2
-        return np.divide(q2, den, out=den) if den.dtype == np.float64 else q2 / den
+        if isinstance(den, np.ndarray):               # (not a scalar): in place, one array
+            return np.divide(q2, den, out=den)
+        return q2 / den
     den = q2 + m2
     # at m = 0 the ratio is exactly 1 (also at T = 0, by continuity in m -> 0 first)
     return np.where(m2 == 0.0, 1.0, q2 / np.where(den > 0.0, den, 1.0))
