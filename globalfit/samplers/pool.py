@@ -292,8 +292,9 @@ def make_pool(kind: str = "auto", n_processes: int | None = None,
     ``"serial"``, ``"processes"`` (``n_processes`` local workers) or ``"mpi"``;
     ``min_task_ms``: see :class:`ChunkedFunction`; ``backoff_ms``: the longest sleep of an
     idle MPI rank between polls (default :attr:`MPIPool.BACKOFF_S`, for millisecond tasks;
-    a workload of tasks of a second or more gives a few ms, so that the polling thread does
-    not slow rank 0's own tasks). ``MPI4PY_FUTURES_BACKOFF``, when set, overrides both."""
+    a fit passes its sampler's ``Sampler.mpi_backoff_ms``, 1 ms, and a workload of tasks of
+    a second or more a few ms, so that the polling thread does not slow rank 0's own
+    tasks). ``MPI4PY_FUTURES_BACKOFF``, when set, overrides both."""
     if kind == "auto":
         kind = "mpi" if mpi_world_size() > 1 else "serial"
     if kind == "serial":
