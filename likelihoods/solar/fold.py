@@ -24,7 +24,8 @@ def propagator_squared(t_mev: ArrayLike, m_gev: ArrayLike) -> np.ndarray:
     """P(T, m)^2 on the table (n_t, n_m) of recoil energies t (MeV) x masses m (GeV)."""
     t = np.asarray(t_mev, dtype=float)
     m = np.atleast_1d(np.asarray(m_gev, dtype=float))
-    return propagator_factor(t[:, None], m[None, :]) ** 2
+    p = propagator_factor(t[:, None], m[None, :])      # a new (n_t, n_m) array
+    return np.square(p, out=p)                         # in place: no second table
 
 
 def propagated(basis: np.ndarray, t_mev: ArrayLike, m_gev: ArrayLike) -> np.ndarray:
@@ -37,7 +38,6 @@ def propagated_sum(basis: np.ndarray, coef: np.ndarray, t_mev: ArrayLike,
     """sum_K coef[K, j] basis[K, t] P(t, m_j)^2 for points j: (n_t, n). ``coef`` (K, n),
     ``m_gev`` (n,) or a scalar (one mass for every point)."""
     m = np.asarray(m_gev, dtype=float)
-    p = propagator_factor(np.asarray(t_mev, dtype=float)[:, None], m.reshape(1, -1))
     out = np.asarray(basis).T @ coef
-    out *= np.square(p, out=p)           # in place: no (n_t, n) temporaries beyond p
+    out *= propagator_squared(t_mev, m.reshape(-1))    # in place: one (n_t, n) temporary
     return out

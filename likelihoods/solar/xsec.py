@@ -172,11 +172,10 @@ def propagator_factor(t_mev: ArrayLike, m_aprime_gev: ArrayLike) -> np.ndarray:
         raise ParameterError("t_mev: recoil energy must be >= 0 and not NaN")
     q2 = 2.0 * M_E_MEV * t
     m2 = m_mev**2
+    den = q2 + m2
     if np.all(q2 > 0.0) and np.all(m2 > 0.0):        # the common case: two passes
-        den = q2 + m2
         if isinstance(den, np.ndarray):               # (not a scalar): in place, one array
             return np.divide(q2, den, out=den)
         return q2 / den
-    den = q2 + m2
     # at m = 0 the ratio is exactly 1 (also at T = 0, by continuity in m -> 0 first)
     return np.where(m2 == 0.0, 1.0, q2 / np.where(den > 0.0, den, 1.0))
