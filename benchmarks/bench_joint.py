@@ -19,6 +19,10 @@ before numpy is imported). Measured, each as the best of ``repeat`` timings:
 * ``naive_borexino_full``: a straightforward per-point numpy implementation of the Borexino
   full-mode deviance with the same precomputed matrices (checked against the vectorised one).
 * ``stream_floor``: the memory bandwidth of one core (a float64 array copy).
+* ``call_times``: the wall time of one full-mode call of 2 ... 128 points (emcee with 256
+  walkers makes calls of 128): how much of a call is a fixed cost that splitting it over
+  ranks cannot divide, from which the speed-up N ranks could give such a call with free
+  communication, t(128) / t(128 / N), is projected (``run_all.py``, the emcee MPI row).
 * ``reference_signal`` (an accuracy cross-check, not a speed baseline; not run by ``main``):
   the Borexino magnetic-moment signal with the dark-photon propagator
   computed the way one first writes it, one point at a time with ``scipy.integrate.quad``:
@@ -55,6 +59,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST_CONFIG = ROOT / "fit.yaml"
 FULL_CONFIG = ROOT / "configs" / "benchmark_borexino_full.yaml"
 BATCHES = (1, 10, 100, 1_000, 10_000, 100_000)
+#: points per call for ``call_times``: 128 is one call of emcee with 256 walkers, and
+#: 128 / N its share on each of N = 2 ... 64 ranks
+CALL_SIZES = (2, 4, 8, 16, 32, 64, 128)
 
 
 def best_time(fn: Callable[[], Any], repeat: int = 5, min_time_s: float = 0.05) -> float:
@@ -223,6 +230,17 @@ def naive_borexino_full(post: Any, n: int = 300, seed: int = 2) -> dict[str, flo
             "max_rel_diff": diff}
 
 
+def call_times(post: Any, sizes: tuple[int, ...] = CALL_SIZES, repeat: int = 5,
+               seed: int = 3) -> dict[int, float]:
+    """Points per call -> wall time (s) of one ``post.log_posterior`` call (best of at
+    least 7 timings of >= 0.1 s each, after warm-up calls), one core."""
+    theta = draw_points(post, max(sizes), np.random.default_rng(seed))
+    for n in sizes:                                   # warm-up (caches, allocator)
+        post.log_posterior(theta[:n])
+    return {n: best_time(lambda n=n: post.log_posterior(theta[:n]), max(repeat, 7), 0.1)
+            for n in sizes}
+
+
 def stream_floor(n_bytes: int = 400_000_000) -> float:
     """Memory bandwidth (GB/s) of this core: best time of a float64 array copy (read + write
     of ``n_bytes`` each), for the fast mode's bytes-per-point comparison."""
@@ -343,6 +361,7 @@ def main(quick: bool = False) -> dict[str, Any]:
     results["floor"] = matmul_floor(full)
     results["per_point"] = {"fast": per_point_calls(fast), "full": per_point_calls(full)}
     results["naive_full"] = naive_borexino_full(full)
+    results["full_call_s"] = call_times(full, repeat=repeat)
     results["stream_gb_s"] = stream_floor()
     for key in ("fast", "full"):
         print(f"{key} mode: " + ", ".join(f"{n}: {r:.3g}" for n, r in results[key].items())
@@ -358,6 +377,8 @@ def main(quick: bool = False) -> dict[str, Any]:
           f"naive per-point Borexino full mode {nv['naive_points_per_s']:.3g} points/s "
           f"(max rel. diff {nv['max_rel_diff']:.1e}); memory stream "
           f"{results['stream_gb_s']:.1f} GB/s")
+    print("full-mode call of n points (ms): " + ", ".join(
+        f"{n}: {1e3 * t:.2f}" for n, t in results["full_call_s"].items()))
     return results
 
 

@@ -133,6 +133,17 @@ def markdown(res: dict[str, Any], info: dict[str, str], load_end: str, wall_s: f
             proj = ", ".join(f"{n}: {x:.1f}" for n, x in m["projection"].items())
             loop = (f"; sampling loop alone {m['sampling_speedup']:.2f} x"
                     if m.get("sampling_speedup") else "")
+            calls = joint.get("full_call_s")
+            if key.startswith("emcee") and calls and 128 in calls:
+                # the 256-walker run's 128-point calls, split over N ranks with free
+                # communication: t(128) / t(128 / N), from the measured call times
+                more = ", ".join(f"{n}: {calls[128] / calls[128 // n]:.1f} x"
+                                 for n in (8, 16, 32, 64) if 128 // n in calls)
+                loop += (f"; a 128-point call takes {1e3 * calls[128]:.1f} ms, "
+                         f"{1e3 * calls[64]:.1f} ms at 64 points and {1e3 * calls[2]:.1f} ms "
+                         f"at 2, so even with free communication a split call could be at "
+                         f"most {calls[128] / calls[64]:.2f} x faster on 2 ranks ({more} "
+                         f"ranks)")
             _row(lines, f"MPI 1 -> 2 ranks, {key} (wall-time ratio)",
                  f"{m['speedup']:.2f} x ({m['t1_s']:.0f} s -> {m['t2_s']:.0f} s{loop}; "
                  f"projected {proj} ranks)", f">= {TARGETS['mpi']}",

@@ -99,3 +99,53 @@ def test_limits_on_two_ranks_match_serial(tmp_path: Path) -> None:
         if name.endswith((".csv", ".json")):
             assert (tmp_path / "serial" / name).read_text() == \
                 (tmp_path / "mpi" / name).read_text(), name
+
+
+_MAP_JOB = '''
+import json, sys, time
+from mpi4py import MPI
+from globalfit.samplers.pool import MPIPool
+
+
+def work(item):
+    index, seconds = item
+    time.sleep(seconds)
+    return index, MPI.COMM_WORLD.Get_rank()
+
+
+if __name__ == "__main__":
+    pool = MPIPool()
+    if not pool.is_master:
+        pool.wait()
+        sys.exit(0)
+    # 40 items of uneven cost (1-9 ms), then a map of 2 (emcee's halves)
+    items = [(i, 1e-3 * (1 + (7 * i) % 9)) for i in range(40)]
+    reported = []
+    out = pool.map(work, items, on_result=reported.append)
+    halves = pool.map(work, [(0, 0.02), (1, 0.02)])
+    pool.close()
+    json.dump({"out": out, "reported": reported, "halves": halves}, open(sys.argv[1], "w"))
+'''
+
+
+def test_mpi_pool_map_in_guided_tasks(tmp_path: Path) -> None:
+    """MPIPool.map on 2 ranks with tasks of several items (guided_chunks): the results come
+    back in the order of the items, each item is reported once to ``on_result``, and both
+    ranks evaluate items (the worker from the front, rank 0 from the back)."""
+    if not MPIEXEC.exists() and shutil.which("mpiexec") is None:
+        pytest.skip("no mpiexec next to the interpreter")
+    script = tmp_path / "map_job.py"
+    script.write_text(_MAP_JOB)
+    exe = str(MPIEXEC) if MPIEXEC.exists() else "mpiexec"
+    proc = subprocess.run([exe, "-n", "2", sys.executable, str(script), str(tmp_path / "o.json")],
+                          cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((tmp_path / "o.json").read_text())
+    assert [index for index, _ in res["out"]] == list(range(40))
+    assert sorted(res["reported"]) == list(range(40))
+    ranks = [rank for _, rank in res["out"]]
+    assert ranks[0] == 1 and ranks[-1] == 0            # worker from the front, rank 0 the back
+    assert 0 < ranks.count(1) < 40
+    assert [index for index, _ in res["halves"]] == [0, 1]
+    assert sorted(rank for _, rank in res["halves"]) == [0, 1]

@@ -2,6 +2,8 @@
 and the walkers' start near the no-signal best fit (Laplace approximation)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,83 @@ def test_emcee_start_keeps_the_best_of_oversampled_prior_draws():
     # reach the corners (radius up to 14)
     assert np.max(np.hypot(best[:, 0], best[:, 1])) < 5.5
     assert np.median(fn(best)) > np.median(fn(plain))
+
+
+@pytest.mark.parametrize("n, processes", [(1, 2), (2, 2), (3, 2), (32, 2), (1000, 2),
+                                          (32, 8), (7, 16), (5, 1)])
+def test_guided_chunks_partition_the_items(n, processes):
+    """Every item in exactly one task, in order; task sizes never grow; rank 0's expected share
+    (the last n / processes items, which it takes from the back) is in single items."""
+    from globalfit.samplers.pool import guided_chunks
+    chunks = guided_chunks(n, processes)
+    assert chunks[0][0] == 0 and chunks[-1][1] == n
+    assert all(a < b for a, b in chunks)
+    assert all(chunks[k][1] == chunks[k + 1][0] for k in range(len(chunks) - 1))
+    sizes = [b - a for a, b in chunks]
+    assert sizes == sorted(sizes, reverse=True)
+    own = n - n * (processes - 1) // processes
+    assert sizes[len(sizes) - own:] == [1] * own
+
+
+def test_guided_chunks_cut_the_workers_round_trips():
+    """A dynesty map of 32 proposals on 2 ranks: the worker's expected 16 items come in 5
+    tasks of halving size (8, 4, 2, 1, 1) instead of 16 one-item tasks; emcee's two halves
+    stay two tasks."""
+    from globalfit.samplers.pool import guided_chunks
+    sizes = [b - a for a, b in guided_chunks(32, 2)]
+    assert sizes[:5] == [8, 4, 2, 1, 1] and len(sizes) == 5 + 16
+    assert guided_chunks(2, 2) == [(0, 1), (1, 2)]
+
+
+class _QueueExecutor:
+    """A stand-in for the MPI executor with one worker whose steps the test controls: the
+    worker takes the first task of the queue that is not cancelled and ends it at once."""
+
+    def __init__(self) -> None:
+        from collections import deque
+        self.queue: Any = deque()
+        self.done: list[list[int]] = []          # the items of each task the worker ended
+
+    def submit(self, fn, items):
+        from concurrent.futures import Future
+        future = Future()
+        self.queue.append((future, fn, items))
+        return future
+
+    def step(self) -> None:
+        while self.queue:
+            future, fn, items = self.queue.popleft()
+            if future.set_running_or_notify_cancel():
+                future.set_result(fn(items))
+                self.done.append(list(items))
+                return
+
+
+def test_mpi_map_gives_back_a_task_rank_0_reaches_first():
+    """MPIPool.map's scheduling on 2 processes, with the worker's pace set by the test: the
+    worker takes the first task (items 0-9) at once and its next one only after rank 0 has
+    evaluated 26 items. Rank 0 goes from the back through the single items and reaches the
+    5-item task 10-14 that no worker has started: it evaluates item 14 and puts 10-13 back
+    in the queue, so that the worker, free again, takes item 10 from there. The results
+    come back in order and every item is reported once."""
+    from globalfit.samplers.pool import MPIPool
+    ex = _QueueExecutor()
+    own: list[int] = []
+
+    def square(i: int) -> int:
+        if not in_worker[0]:
+            own.append(i)
+            if len(own) in (1, 26):
+                in_worker[0] = True
+                ex.step()
+                in_worker[0] = False
+        return i * i
+    in_worker = [False]
+    pool = MPIPool.__new__(MPIPool)
+    pool.size, pool._executor, pool.dispatch_wait_s = 2, ex, 1e-3
+    reported: list[int] = []
+    out = pool.map(square, list(range(40)), on_result=reported.append)
+    assert out == [i * i for i in range(40)]
+    assert sorted(reported) == list(range(40))
+    assert ex.done == [list(range(10)), [10]]
+    assert own[:20] == list(range(39, 19, -1)) and 14 in own and 10 not in own

@@ -146,14 +146,19 @@ def compute_grid(calc: LimitCalculator, pool: Any = None, planes: Sequence[str] 
     """Every curve on the mass grid (name -> (n_masses,) array, mu_B) and the 2-D exclusions
     ``planes``, written into ``plane_dir`` (name -> (paths, exclusion or None), see
     :meth:`LimitCalculator.task`), as one map over ``pool`` (``globalfit.samplers.pool``;
-    serial when None): the planes first in the queue, so that on 2 or more processes a
-    worker starts the costliest task first while the others take masses, and no process
-    waits for another until the last task. A progress bar counts the tasks as they end."""
+    serial when None): the planes, the costliest tasks, at both ends of the queue (every
+    second one at the back), so that on 2 or more processes a worker (from the front) and
+    rank 0 (from the back) each start one first while the others take masses, no process
+    waits for another until the last task, and rank 0 has drawn a figure (imported
+    matplotlib, ~0.3 s) before it draws part of the 1-D figure. A progress bar counts the
+    tasks as they end."""
     n = len(calc.cfg.masses_gev)
     order = [name for name in PLANE_ORDER if name in planes]
     order += [name for name in planes if name not in order]
-    items: list[tuple] = [("plane", name, str(plane_dir)) for name in order]
+    front, back = order[0::2], order[1::2][::-1]
+    items: list[tuple] = [("plane", name, str(plane_dir)) for name in front]
     items += [("mass", i) for i in range(n)]
+    items += [("plane", name, str(plane_dir)) for name in back]
     with progress(len(items), "limits grid and planes" if order else "limits grid",
                   unit="task") as bar:
         def done(i: int) -> None:
@@ -167,9 +172,10 @@ def compute_grid(calc: LimitCalculator, pool: Any = None, planes: Sequence[str] 
         else:
             register(_REGISTRY_KEY, calc)      # no-op for workers forked before this
             results = pool.map(Ref(_REGISTRY_KEY, "task"), items, on_result=done)
-    rows = results[len(order):]
+    rows = results[len(front):len(front) + n]
     curves = {key: np.array([r[key] for r in rows]) for key in rows[0]}
-    return curves, dict(zip(order, results[:len(order)]))
+    planes_done = dict(zip(front + back, results[:len(front)] + results[len(front) + n:]))
+    return curves, {name: planes_done[name] for name in order}
 
 
 def compute_curves(calc: LimitCalculator, pool: Any = None) -> dict[str, np.ndarray]:

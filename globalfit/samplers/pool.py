@@ -10,8 +10,8 @@ processes: every process builds it from the config and registers it under a key
 * :class:`SerialPool` - evaluates in this process.
 * :class:`ProcessPool` - ``multiprocessing`` workers (fork start method; POSIX).
 * :class:`MPIPool` - ``mpi4py.futures.MPICommExecutor`` on ``COMM_WORLD``: rank 0 drives
-  the sampler and evaluates blocks itself that no worker has started; ranks > 0 serve
-  blocks in :meth:`MPIPool.wait`.
+  the sampler and evaluates items itself that no worker has started; ranks > 0 serve
+  tasks (one or more items, :func:`guided_chunks`) in :meth:`MPIPool.wait`.
 
 Splitting pays only when a block's work exceeds the cost of shipping it (about 1 ms per task
 with ``mpi4py.futures`` on this project's machines, benchmarks/README.md):
@@ -172,10 +172,11 @@ class MPIPool(SerialPool):
     """MPI through ``mpi4py.futures.MPICommExecutor`` on ``COMM_WORLD`` (launch:
     ``mpiexec -n N python run_fit.py ...``; every rank builds the posterior first).
 
-    Rank 0 drives the sampler; :meth:`map` submits every item to the executor, whose workers
-    (ranks 1..N-1) take them from the front as they become free, while rank 0 evaluates
-    items from the back that no worker has started (cancelling their futures), and returns
-    the results in order: N ranks give N evaluators, balanced however uneven the items.
+    Rank 0 drives the sampler; :meth:`map` submits every item to the executor, in tasks of
+    one or more items (:func:`guided_chunks`), whose workers (ranks 1..N-1) take them from the
+    front as they become free, while rank 0 evaluates tasks from the back that no worker has
+    started (cancelling their futures), and returns the results in order: N ranks give N
+    evaluators, balanced however uneven the items.
     Ranks > 0 call :meth:`wait`, which serves tasks until rank 0 closes the pool. Idle ranks
     poll with mpi4py's back-off (at most ``backoff_s``, default ``BACKOFF_S`` = 0.1 ms, asleep
     between polls; ``MPI4PY_FUTURES_BACKOFF``, when set, overrides it) instead of spinning. Every rank limits its BLAS
@@ -232,36 +233,68 @@ class MPIPool(SerialPool):
         items = list(items)
         if len(items) < 2:
             return SerialPool.map(self, fn, items, on_result)
-        # every item goes to the executor's queue, which worker ranks take from the front as
-        # they become free; rank 0 takes items from the back for itself, each one that no
-        # worker has started yet (a pending future can still be cancelled), so items of
-        # uneven cost are balanced between rank 0 and the workers as they go
-        futures = [self._executor.submit(fn, x) for x in items]
-        if on_result is not None:      # the workers' results end on the executor's thread
-            lock = threading.Lock()
+        # every item goes to the executor's queue, in the tasks of guided_chunks: the worker
+        # ranks take tasks from the front as they become free; rank 0 takes tasks from the
+        # back for itself, each one that no worker has started yet (a pending future can
+        # still be cancelled), so items of uneven cost are balanced between rank 0 and the
+        # workers as they go
+        batch = _Batch(fn)
+        lock = threading.Lock()
 
-            def report(i: int) -> None:
-                with lock:
-                    on_result(i)
-            for i, f in enumerate(futures):
-                f.add_done_callback(lambda f, i=i: f.cancelled() or report(i))
+        def report(i: int) -> None:
+            with lock:
+                on_result(i)
+
+        def done(f: Any, a: int, b: int) -> None:
+            if not f.cancelled():
+                for i in range(a, b):
+                    report(i)
+
+        def submit(start: int, stop: int) -> list[tuple[Any, int, int]]:
+            """Tasks for items[start:stop], in the executor's queue (guided_chunks)."""
+            out = []
+            for a, b in guided_chunks(stop - start, self.size):
+                f = self._executor.submit(batch, items[start + a:start + b])
+                if on_result is not None:      # the workers' results end on its thread
+                    f.add_done_callback(lambda f, a=start + a, b=start + b: done(f, a, b))
+                out.append((f, start + a, start + b))
+            return out
+
+        tasks = submit(0, len(items))          # in queue order
         # let the executor's thread hand the first tasks to the idle workers before rank 0
         # computes: a computation in numpy holds the GIL between its (small) operations, and
         # the thread would otherwise get it only after up to one switch interval (5 ms), so
         # that the workers started when rank 0 had finished its own share
-        front = futures[:min(self.size - 1, len(items) - 1)]
+        front = [f for f, _, _ in tasks[:min(self.size - 1, len(tasks) - 1)]]
         deadline = time.perf_counter() + self.dispatch_wait_s
         while (not all(f.running() or f.done() for f in front)
                and time.perf_counter() < deadline):
             time.sleep(2e-5)
         own: dict[int, Any] = {}
-        for i in range(len(items) - 1, -1, -1):
-            if not futures[i].cancel():       # a worker has it (and every earlier item)
+        pending = list(tasks)
+        while pending:
+            f, a, b = pending[-1]
+            if not f.cancel():                 # a worker has it (and every earlier task)
                 break
-            own[i] = fn(items[i])
+            pending.pop()
+            if b - a > 1:
+                # a task of several items that the workers have not reached: rank 0 takes
+                # its last item and gives the others back to the queue (behind the tasks
+                # still waiting there), so that a worker that becomes free meanwhile is
+                # not left idle while rank 0 works through the whole task
+                more = submit(a, b - 1)
+                tasks += more
+                pending += more
+            own[b - 1] = fn(items[b - 1])
             if on_result is not None:
-                report(i)
-        return [own[i] if i in own else futures[i].result() for i in range(len(items))]
+                report(b - 1)
+        out: list = [None] * len(items)
+        for f, a, b in tasks:
+            if not f.cancelled():
+                out[a:b] = f.result()
+        for i, value in own.items():
+            out[i] = value
+        return out
 
     def close(self) -> None:
         if self.is_master and not self._closed:
@@ -271,6 +304,40 @@ class MPIPool(SerialPool):
 
     def bcast(self, obj: Any) -> Any:
         return self.comm.bcast(obj, root=0)
+
+
+class _Batch:
+    """``items -> [fn(x) for x in items]``, picklable: one pool task of several items."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, items: list) -> list:
+        return [self.fn(x) for x in items]
+
+
+def guided_chunks(n: int, processes: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` ranges of the tasks of an :class:`MPIPool` map of ``n`` items on
+    ``processes`` evaluators (rank 0 and ``processes - 1`` workers).
+
+    The workers take tasks from the front and rank 0 takes from the back, so the workers'
+    expected share, the first ``n (processes - 1) / processes`` items, is cut as in guided
+    self-scheduling: each task half of what is left of that share per worker, down to single
+    items near where the two sides meet, and rank 0's share into single items (it needs no
+    round trip). Every task costs a worker one round trip through the executor's thread on
+    rank 0, which waits for the GIL while rank 0 computes (~8 ms between two tasks measured
+    in dynesty on 2 ranks, benchmarks/README.md, "MPI"): a map of 32 slice-sampling
+    proposals on 2 ranks gives the worker 5 tasks (8, 4, 2, 1, 1 items) instead of 16."""
+    workers = int(processes) - 1
+    share = n * workers // int(processes) if workers > 0 else 0
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < share:
+        size = max(1, (share - start) // (2 * workers))
+        bounds.append((start, start + size))
+        start += size
+    bounds.extend((i, i + 1) for i in range(start, n))
+    return bounds
 
 
 def mpi_world_size() -> int:
