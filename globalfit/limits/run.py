@@ -172,9 +172,9 @@ def compute_grid(calc: LimitCalculator, pool: Any = None, planes: Sequence[str] 
         else:
             register(_REGISTRY_KEY, calc)      # no-op for workers forked before this
             results = pool.map(Ref(_REGISTRY_KEY, "task"), items, on_result=done)
-    rows = results[len(front):len(front) + n]
+    rows = [r for item, r in zip(items, results) if item[0] == "mass"]
     curves = {key: np.array([r[key] for r in rows]) for key in rows[0]}
-    planes_done = dict(zip(front + back, results[:len(front)] + results[len(front) + n:]))
+    planes_done = {item[1]: r for item, r in zip(items, results) if item[0] == "plane"}
     return curves, {name: planes_done[name] for name in order}
 
 

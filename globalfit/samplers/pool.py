@@ -252,13 +252,13 @@ class MPIPool(SerialPool):
 
         def submit(start: int, stop: int) -> list[tuple[Any, int, int]]:
             """Tasks for items[start:stop], in the executor's queue (guided_chunks)."""
-            out = []
+            new = []
             for a, b in guided_chunks(stop - start, self.size):
                 f = self._executor.submit(batch, items[start + a:start + b])
                 if on_result is not None:      # the workers' results end on its thread
                     f.add_done_callback(lambda f, a=start + a, b=start + b: done(f, a, b))
-                out.append((f, start + a, start + b))
-            return out
+                new.append((f, start + a, start + b))
+            return new
 
         tasks = submit(0, len(items))          # in queue order
         # let the executor's thread hand the first tasks to the idle workers before rank 0
@@ -270,7 +270,7 @@ class MPIPool(SerialPool):
         while (not all(f.running() or f.done() for f in front)
                and time.perf_counter() < deadline):
             time.sleep(2e-5)
-        own: dict[int, Any] = {}
+        out: list = [None] * len(items)
         pending = list(tasks)
         while pending:
             f, a, b = pending[-1]
@@ -285,15 +285,12 @@ class MPIPool(SerialPool):
                 more = submit(a, b - 1)
                 tasks += more
                 pending += more
-            own[b - 1] = fn(items[b - 1])
+            out[b - 1] = fn(items[b - 1])
             if on_result is not None:
                 report(b - 1)
-        out: list = [None] * len(items)
-        for f, a, b in tasks:
+        for f, a, b in tasks:              # the workers' tasks (rank 0's were cancelled)
             if not f.cancelled():
                 out[a:b] = f.result()
-        for i, value in own.items():
-            out[i] = value
         return out
 
     def close(self) -> None:
