@@ -33,7 +33,7 @@ from .model import known as known_models, model_class
 from .model.base import Model
 from .observables import OBSERVABLES
 from .options import Option, short_repr, suggest, validate_options
-from .priors import PRIOR_KINDS, Prior, PriorSet
+from .priors import PRIOR_KINDS, Prior, PriorSet, name_latex
 from .sampling import DEFAULT_SAMPLER, Sampler
 from .sampling import available as available_samplers
 from .sampling import load as load_sampler
@@ -334,7 +334,7 @@ def validate(raw: dict, path: Path, display: str) -> FitConfig:
                 priors.append(prior)
                 resolved_params[name] = _prior_dict(prior)
                 continue
-            dimension, dom_low, dom_high, latex = "1", spec.low, spec.high, name
+            dimension, dom_low, dom_high, latex = "1", spec.low, spec.high, name_latex(name)
         entry = params_raw[name]
         if isinstance(entry, (int, float, str)) and not isinstance(entry, bool):
             # a bare value means a fixed parameter

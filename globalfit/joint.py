@@ -26,7 +26,7 @@ from likelihoods.base import Likelihood, Nuisance
 from likelihoods.evaluate import likelihood_terms, nuisance_parameter_name
 from .errors import ParameterError
 from .model.base import Model
-from .priors import Prior, PriorSet
+from .priors import Prior, PriorSet, name_latex
 
 
 EVAL_BLOCK = 16384
@@ -45,9 +45,10 @@ def nuisance_prior(label: str, nuisance: Nuisance) -> Prior:
     name = nuisance_parameter_name(label, nuisance)
     if nuisance.prior == "gaussian":
         return Prior(name, "gaussian", low=nuisance.low, high=nuisance.high,
-                     mean=nuisance.center, sd=nuisance.width, latex=name)
+                     mean=nuisance.center, sd=nuisance.width, latex=name_latex(name))
     if nuisance.prior == "uniform":
-        return Prior(name, "uniform", low=nuisance.low, high=nuisance.high, latex=name)
+        return Prior(name, "uniform", low=nuisance.low, high=nuisance.high,
+                     latex=name_latex(name))
     raise ValueError(f"{name}: unknown nuisance prior {nuisance.prior!r}")
 
 

@@ -22,6 +22,14 @@ from .errors import ParameterError
 PRIOR_KINDS: tuple[str, ...] = ("uniform", "log-uniform", "gaussian", "fixed")
 
 
+def name_latex(name: str) -> str:
+    r"""An identifier as upright LaTeX text (math mode, without $; underscores and spaces
+    escaped): ``borexino.po210_skew`` -> ``\mathrm{borexino.po210\_skew}``. The default
+    label of a nuisance parameter: the bare name made matplotlib set the "_s" of
+    ``po210_skew`` as a subscript and the name in italics."""
+    return rf"\mathrm{{{name}}}".replace("_", r"\_").replace(" ", r"\ ")
+
+
 @dataclass(frozen=True)
 class Prior:
     """One parameter's prior.

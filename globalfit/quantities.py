@@ -28,7 +28,7 @@ import numpy as np
 from likelihoods.evaluate import nuisance_parameter_name
 from .joint import JointPosterior
 from .observables import OBSERVABLES
-from .priors import Prior
+from .priors import Prior, name_latex
 
 #: a positive derived quantity is shown in log10 when q99 / q1 of its draws is at least this
 #: many decades
@@ -96,7 +96,7 @@ def _parameters(posterior: JointPosterior) -> dict[str, Quantity]:
         else:
             nu = nuisances.get(prior.name)
             unit = (nu.unit or "1") if nu is not None else "1"
-            latex = prior.latex or prior.name
+            latex = prior.latex or name_latex(prior.name)
             text = ((nu.description or f"nuisance {nu.name}") if nu is not None
                     else prior.name)
         out[prior.name] = Quantity(prior.name, role, unit, latex, text, prior, scale)
@@ -112,14 +112,14 @@ def describe_run(posterior: JointPosterior) -> dict[str, Quantity]:
             continue          # the observable is the sampled parameter itself
         obs = OBSERVABLES.get(name)
         out[name] = Quantity(name, "observable", obs.unit if obs else suffix_unit(name),
-                             obs.latex if obs else _tex_name(name),
+                             obs.latex if obs else name_latex(name),
                              obs.description if obs else name)
     for label, like in posterior.likelihoods.items():
         declared = getattr(like, "derived_units", None) or {}
         for name in like.derived_names:
             unit, latex, text = _EXTRAS.get(name, ("1", "", name.replace("_", " ")))
             if not latex:
-                latex = _tex_name(f"{label} {name}")
+                latex = name_latex(f"{label} {name}")
             out[f"{label}_{name}"] = Quantity(
                 f"{label}_{name}", "extra", declared.get(name, unit),
                 latex.format(label=experiment_name(like).replace(" ", r"\ "))
@@ -139,11 +139,6 @@ def suffix_unit(name: str) -> str:
         if name.endswith(suffix):
             return unit
     return "1"
-
-
-def _tex_name(name: str) -> str:
-    """An identifier as upright LaTeX text (underscores escaped)."""
-    return rf"\mathrm{{{name}}}".replace("_", r"\_").replace(" ", r"\ ")
 
 
 def fixed_parameters(posterior: JointPosterior) -> dict[str, Quantity]:
