@@ -1,6 +1,7 @@
 """Kill a run with SIGKILL halfway, resume it, and check that no accepted sample was lost:
 the resumed chain starts with every step the checkpoint held and is identical to an
-uninterrupted run with the same seed (the random state is stored with every step)."""
+uninterrupted run with the same seed (the checkpoint holds a prefix of the chain and the
+random state of its last step; steps are written at least every second)."""
 from __future__ import annotations
 
 import os

@@ -11,7 +11,8 @@ of every parameter (walkers as chains) must be below ``max_rhat``. Burn-in is
 
 All walkers are evaluated in one vectorised call (``vectorize=True``); emcee samples into
 its in-memory ``Backend`` and the chain and the random state are appended to the checkpoint
-after every step (:class:`ChainFile`, emcee's ``HDFBackend`` file layout, read back with
+at least every ``ChainFile.FLUSH_S`` seconds, and when the run stops for any reason other
+than SIGKILL (:class:`ChainFile`, emcee's ``HDFBackend`` file layout, read back with
 emcee's public read-only ``HDFBackend``), so a resumed run continues exactly where the
 checkpoint ends. Progress shows max tau and N / (tau_factor tau) at every check. ``fn`` acts on the sampler coordinates of
 :meth:`globalfit.priors.PriorSet.to_sampling` (ln x for log-uniform parameters); the chain
@@ -76,17 +77,30 @@ class ChainFile:
     and the datasets ``chain``, ``log_prob``, ``accepted``), written by this small writer
     and read back with emcee's public ``emcee.backends.HDFBackend(read_only=True)``.
 
-    Sampling runs on emcee's in-memory ``Backend``; after every step the step (coordinates,
-    log-probabilities, acceptance counts, random state, iteration) is appended here and
-    flushed before the next one starts. The file stays open between steps (emcee's own
-    HDFBackend reopens it at every step, which costs more than a cheap likelihood call).
+    Sampling runs on emcee's in-memory ``Backend``; every step (coordinates, log-probabilities,
+    acceptance counts, random state, iteration) is appended here and written and flushed
+    together with the steps before it once ``FLUSH_S`` seconds have passed since the last
+    write (or ``FLUSH_BYTES`` are waiting), and by :meth:`close`. The file therefore always
+    holds a prefix of the chain with the random state of its last step: a resumed run
+    continues it exactly, and a SIGKILL loses at most the last ``FLUSH_S`` seconds of
+    sampling. (Writing every step cost 1.15 ms per step for 64 walkers x 25 parameters and
+    0.89 ms for 32 x 5, ~20 % of both the full-systematics and the default emcee fit.) The
+    file stays open between writes (emcee's own HDFBackend reopens it at every step).
     """
 
     GROUP = "mcmc"
+    #: longest time (s) between two writes of the checkpoint while sampling
+    FLUSH_S = 1.0
+    #: bytes of appended steps that are written at once, however short the time
+    FLUSH_BYTES = 32 * 2**20
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._file: Any = None
+        self._steps: list[tuple[np.ndarray, np.ndarray]] = []
+        self._last: tuple[np.ndarray, Any] | None = None
+        self._pending_bytes = 0
+        self._written_at = time.monotonic()
 
     def open_new(self, nwalkers: int, ndim: int) -> None:
         """Start an empty chain (replacing the group in this tool's own checkpoint)."""
@@ -125,21 +139,42 @@ class ChainFile:
 
     def append(self, coords: np.ndarray, log_prob: np.ndarray, accepted: np.ndarray,
                random_state: Any) -> None:
-        """Write one step and flush."""
-        it = self.iteration
-        self._chain[it] = coords
-        self._lp[it] = log_prob
+        """Add one step (copied: emcee updates its arrays in place); written with the steps
+        before it when a write is due (class docstring)."""
+        self._steps.append((np.array(coords, dtype=float), np.array(log_prob, dtype=float)))
+        self._last = (np.array(accepted, dtype=float), random_state)
+        self._pending_bytes += self._steps[-1][0].nbytes + self._steps[-1][1].nbytes
+        if (time.monotonic() - self._written_at >= self.FLUSH_S
+                or self._pending_bytes >= self.FLUSH_BYTES):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the steps appended since the last write, the acceptance counts and random
+        state of the last of them and the new iteration count, and flush the file."""
+        self._written_at = time.monotonic()
+        if not self._steps:
+            return
+        it, k = self.iteration, len(self._steps)
+        self.reserve(k)
+        self._chain[it:it + k] = np.stack([c for c, _ in self._steps])
+        self._lp[it:it + k] = np.stack([lp for _, lp in self._steps])
+        accepted, random_state = self._last
         self._acc[...] = accepted
         for i, value in enumerate(random_state):
             self._g.attrs[f"random_state_{i}"] = value
-        self._g.attrs["iteration"] = it + 1
+        self._g.attrs["iteration"] = it + k
         self._file.flush()
-        self.iteration = it + 1
+        self.iteration = it + k
+        self._steps, self._pending_bytes = [], 0
 
     def close(self) -> None:
+        """Write what is pending and close the file."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            try:
+                self.flush()
+            finally:
+                self._file.close()
+                self._file = None
 
 
 def read_checkpoint(path: Path, nwalkers: int, ndim: int) -> Any:
@@ -307,6 +342,7 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
                 it = backend.iteration
                 bar.update(1)
                 if stop:
+                    out.flush()
                     log.warning("signal %s: checkpoint at step %d saved in %s", stop.signum,
                                 it, checkpoint)
                     break
