@@ -2,11 +2,12 @@
 
 Foreman-Mackey et al., PASP 125 (2013) 306, arXiv:1202.3665; stopping rule after the
 emcee documentation ("Saving & monitoring progress"): stop when the chain is longer than
-``tau_factor`` integrated autocorrelation times (Sokal's windowed estimator,
-``emcee.autocorr.integrated_time``) and the estimate changed by less than ``tau_rtol``
-since the previous check; here additionally the effective sample count
-``n_walkers (N - burn) / tau`` must reach ``min_ess`` and the rank-normalised split R-hat
-of every parameter (walkers as chains) must be below ``max_rhat``. Burn-in is
+``tau_factor`` integrated autocorrelation times (Sokal's windowed estimator of
+``emcee.autocorr.integrated_time``, computed by :mod:`globalfit.samplers.autocorr`) and the
+estimate changed by less than ``tau_rtol`` since the previous check; here additionally the
+effective sample count ``n_walkers (N - burn) / tau`` must reach ``min_ess`` and the
+rank-normalised split R-hat of every parameter (walkers as chains) must be below
+``max_rhat``. Burn-in is
 ``burn_factor * max tau`` and thinning ``thin_factor * min tau``.
 
 All walkers are evaluated in one vectorised call (``vectorize=True``); emcee samples into
@@ -29,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError
+from .autocorr import autocorr_thin, chain_autocorr_time
 from ..options import Option, short_repr
 from ..priors import PriorSet
 from . import SamplerResult, StopFlag
@@ -227,23 +229,6 @@ def _memory_backend(reader: Any, nwalkers: int, ndim: int) -> Any:
     return backend
 
 
-def autocorr_thin(tau_old: np.ndarray | None) -> int:
-    """Thinning of the chain for the convergence checks: the largest power of 2 <= max tau / 16
-    of the previous check (1 before the first estimate).
-
-    emcee's ``integrated_time`` costs ~0.5 ms per step of chain for 64 walkers x 25 parameters,
-    and the check runs every ``check_every`` steps on the whole chain, so unthinned the checks
-    grow quadratically with the run (12 s per check at 25,000 steps; more than half of a
-    full-systematics fit). With thin <= tau/16 the estimate of tau moves by < 0.5 % for an
-    exponential autocorrelation (Sokal's windowed estimator on the thinned chain;
-    ``tests/test_emcee_autocorr.py``); a power of 2 keeps the thinned samples the same from one
-    check to the next, so the stability test compares like with like. The final tau of a run
-    is computed without thinning."""
-    if tau_old is None or not np.all(np.isfinite(tau_old)):
-        return 1
-    return int(2 ** int(np.floor(np.log2(max(float(np.max(tau_old)) / 16.0, 1.0)))))
-
-
 def burn_thin(tau: np.ndarray, n_steps: int, options: dict[str, Any]) -> tuple[int, int]:
     """Burn-in (``burn_factor`` max tau, at most half the chain) and thinning
     (``thin_factor`` min tau, at least 1) of the output for autocorrelation times ``tau``."""
@@ -347,7 +332,7 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
                                 it, checkpoint)
                     break
                 if autocorr and it % check_every == 0:
-                    tau = backend.get_autocorr_time(tol=0, thin=autocorr_thin(tau_old))
+                    tau = chain_autocorr_time(backend, autocorr_thin(tau_old))
                     burn = options["burn_factor"] * np.max(tau)
                     ess = nwalkers * (it - burn) / np.max(tau)
                     bar.set_status(f"tau {np.max(tau):.1f}, N/({tau_factor:g} tau) "
@@ -374,7 +359,7 @@ def _run(sampler: Any, backend: Any, out: ChainFile, state: Any, priors: PriorSe
                         break
     n_steps = backend.iteration
     completed = not stop
-    tau = backend.get_autocorr_time(tol=0) if n_steps > 1 else np.full(ndim, np.nan)
+    tau = chain_autocorr_time(backend) if n_steps > 1 else np.full(ndim, np.nan)
     finite_tau = tau[np.isfinite(tau)]
     if autocorr and converged:
         # the burn-in and thinning of the check that stopped the run, so that the output is
