@@ -7,8 +7,7 @@ emcee documentation ("Saving & monitoring progress"): stop when the chain is lon
 estimate changed by less than ``tau_rtol`` since the previous check; here additionally the
 effective sample count ``n_walkers (N - burn) / tau`` must reach ``min_ess`` and the
 rank-normalised split R-hat of every parameter (walkers as chains) must be below
-``max_rhat``. Burn-in is
-``burn_factor * max tau`` and thinning ``thin_factor * min tau``.
+``max_rhat``. Burn-in is ``burn_factor * max tau`` and thinning ``thin_factor * min tau``.
 
 All walkers are evaluated in one vectorised call (``vectorize=True``); emcee samples into
 its in-memory ``Backend`` and the chain and the random state are appended to the checkpoint
@@ -30,10 +29,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError
-from .autocorr import autocorr_thin, chain_autocorr_time
 from ..options import Option, short_repr
 from ..priors import PriorSet
 from . import SamplerResult, StopFlag
+from .autocorr import autocorr_thin, chain_autocorr_time
 from .base import Sampler, corrupt_checkpoint, sampler_progress
 from .pool import ChunkedFunction, handle
 
@@ -101,7 +100,6 @@ class ChainFile:
         self._file: Any = None
         self._steps: list[tuple[np.ndarray, np.ndarray]] = []
         self._last: tuple[np.ndarray, Any] | None = None
-        self._pending_bytes = 0
         self._written_at = time.monotonic()
 
     def open_new(self, nwalkers: int, ndim: int) -> None:
@@ -143,11 +141,12 @@ class ChainFile:
                random_state: Any) -> None:
         """Add one step (copied: emcee updates its arrays in place); written with the steps
         before it when a write is due (class docstring)."""
-        self._steps.append((np.array(coords, dtype=float), np.array(log_prob, dtype=float)))
+        step = (np.array(coords, dtype=float), np.array(log_prob, dtype=float))
+        self._steps.append(step)
         self._last = (np.array(accepted, dtype=float), random_state)
-        self._pending_bytes += self._steps[-1][0].nbytes + self._steps[-1][1].nbytes
+        pending_bytes = len(self._steps) * (step[0].nbytes + step[1].nbytes)
         if (time.monotonic() - self._written_at >= self.FLUSH_S
-                or self._pending_bytes >= self.FLUSH_BYTES):
+                or pending_bytes >= self.FLUSH_BYTES):
             self.flush()
 
     def flush(self) -> None:
@@ -167,7 +166,7 @@ class ChainFile:
         self._g.attrs["iteration"] = it + k
         self._file.flush()
         self.iteration = it + k
-        self._steps, self._pending_bytes = [], 0
+        self._steps = []
 
     def close(self) -> None:
         """Write what is pending and close the file."""
