@@ -14,6 +14,8 @@ before numpy is imported). Measured, each as the best of ``repeat`` timings:
   beside it the time of the one float64 logarithm per bin and point that the Poisson
   deviance needs, and the fraction of the floor the full mode could reach if nothing but the
   products and these logarithms cost time (the ceiling).
+* ``floor_fraction``: the full mode and that floor timed in alternation, the ratio the target
+  is judged on (two measurements minutes apart see different machine loads).
 * ``per_point_calls``: the same ``log_posterior`` called one point at a time (a ``log_prob``
   loop, Cobaya's one-point interface): the baseline the batch throughput is compared with.
 * ``naive_borexino_full``: a straightforward per-point numpy implementation of the Borexino
@@ -139,9 +141,10 @@ def module_breakdown(post: Any, n: int, repeat: int = 5, seed: int = 0) -> dict[
     return out
 
 
-def matmul_floor(post: Any, block: int = 2048, repeat: int = 7) -> dict[str, float]:
-    """Points/s allowed by the bare matrix products of the Borexino full mode per block of
-    ``block`` points (same shapes, float64, C-contiguous operands), and their shapes."""
+def _floor_products(post: Any, block: int = 2048) -> tuple[Callable[[], Any], float, str]:
+    """The bare matrix products of the Borexino full mode for a block of ``block`` points
+    (same shapes, float64, C-contiguous operands): (a function doing them, their FLOPs, their
+    shapes)."""
     model = post.likelihoods["borexino"].model
     rng = np.random.default_rng(0)
     nk, n_lin, nb = model.lin.shape
@@ -153,21 +156,46 @@ def matmul_floor(post: Any, block: int = 2048, repeat: int = 7) -> dict[str, flo
     v = rng.random((nt, block))
     u = np.ascontiguousarray(model.sig["U"])
     z = rng.random((r, block))
-    t_bg = best_time(lambda: a @ b, repeat)
-    t_w = best_time(lambda: wm @ v, repeat)
-    t_u = best_time(lambda: u @ z, repeat)
-    total = t_bg + t_w + t_u
+
+    def products() -> None:
+        a @ b
+        wm @ v
+        u @ z
+    flops = 2.0 * block * (nk * n_lin * nb + nk * r * nt + nb * r)
+    shapes = (f"({block},{nk * n_lin})@({nk * n_lin},{nb}) + ({nk * r},{nt})@({nt},"
+              f"{block}) + ({nb},{r})@({r},{block})")
+    return products, flops, shapes
+
+
+def matmul_floor(post: Any, block: int = 2048, repeat: int = 7) -> dict[str, float]:
+    """Points/s allowed by the bare matrix products of the Borexino full mode per block of
+    ``block`` points (same shapes, float64, C-contiguous operands), and their shapes."""
+    products, flops, shapes = _floor_products(post, block)
+    total = best_time(products, repeat)
     # the Poisson deviance needs ln(nu) in every bin of every point: one float64 logarithm
     # per element of a (block, n_bins) array, elementwise work no BLAS can take over
-    nu = 1.0 + 1e3 * rng.random((block, nb))
+    rng = np.random.default_rng(1)
+    nu = 1.0 + 1e3 * rng.random((block, post.likelihoods["borexino"].model.lin.shape[2]))
     out = np.empty_like(nu)
     t_log = best_time(lambda: np.log(nu, out=out), repeat)
-    return {"points_per_s": block / total,
-            "shapes": f"({block},{nk * n_lin})@({nk * n_lin},{nb}) + ({nk * r},{nt})@({nt},"
-                      f"{block}) + ({nb},{r})@({r},{block})",
-            "gflops": 2.0 * block * (nk * n_lin * nb + nk * r * nt + nb * r) / total / 1e9,
-            "log_ns": t_log / nu.size * 1e9,
-            "ceiling": total / (total + t_log)}
+    return {"points_per_s": block / total, "shapes": shapes, "gflops": flops / total / 1e9,
+            "log_ns": t_log / nu.size * 1e9, "ceiling": total / (total + t_log)}
+
+
+def floor_fraction(post: Any, n: int = 1000, rounds: int = 9, block: int = 2048,
+                   seed: int = 0) -> dict[str, float]:
+    """The full mode at batch ``n`` and its matmul floor (:func:`matmul_floor`) timed in
+    alternation, ``rounds`` times each (>= 0.1 s per timing), best of each: a ratio of two
+    measurements taken minutes apart moved by up to ~20 % with the machine's load, one of
+    interleaved timings sees the same machine in both."""
+    theta = draw_points(post, n, np.random.default_rng(seed))
+    products, _, _ = _floor_products(post, block)
+    t_full = t_floor = np.inf
+    for _ in range(rounds):
+        t_full = min(t_full, best_time(lambda: post.log_posterior(theta), 1, 0.1))
+        t_floor = min(t_floor, best_time(products, 1, 0.1))
+    return {"full_points_per_s": n / t_full, "floor_points_per_s": block / t_floor,
+            "fraction": (n / t_full) / (block / t_floor)}
 
 
 # --- honest baselines: per-point evaluation ------------------------------------------
@@ -359,6 +387,7 @@ def main(quick: bool = False) -> dict[str, Any]:
     results["full"] = joint_throughput(full, full_batches, repeat)
     results["full_modules"] = module_breakdown(full, full_batches[-1], repeat)
     results["floor"] = matmul_floor(full)
+    results["floor_fraction"] = floor_fraction(full, full_batches[-1])
     results["per_point"] = {"fast": per_point_calls(fast), "full": per_point_calls(full)}
     results["naive_full"] = naive_borexino_full(full)
     results["full_call_s"] = call_times(full, repeat=repeat)
@@ -372,6 +401,9 @@ def main(quick: bool = False) -> dict[str, Any]:
     print(f"full-mode matmul floor: {fl['points_per_s']:.3g} points/s "
           f"({fl['gflops']:.1f} GFLOP/s; {fl['shapes']}); ln per bin {fl['log_ns']:.1f} ns, "
           f"ceiling {fl['ceiling']:.0%} of the floor")
+    ff = results["floor_fraction"]
+    print(f"full mode / floor, timed in alternation: {ff['full_points_per_s']:.3g} / "
+          f"{ff['floor_points_per_s']:.3g} points/s = {ff['fraction']:.0%}")
     pp, nv = results["per_point"], results["naive_full"]
     print(f"one point per call: fast {pp['fast']:.3g}, full {pp['full']:.3g} points/s; "
           f"naive per-point Borexino full mode {nv['naive_points_per_s']:.3g} points/s "

@@ -81,3 +81,32 @@ def test_estimator_against_the_closed_form():
     for tau in (4.0, 25.0):
         x = _ar1(tau, int(1000 * tau), 32, 2, seed=int(tau))
         assert np.all(np.abs(integrated_time(x) / tau - 1.0) < 0.10)
+
+
+class _Chain:
+    """The part of an emcee backend that ``split_rhat`` reads."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x, self.iteration = x, x.shape[0]
+
+    def get_chain(self, discard: int = 0, thin: int = 1) -> np.ndarray:
+        return self.x[discard::thin]
+
+
+@pytest.mark.parametrize("n_walkers", [64, 256])
+def test_split_rhat_needs_about_100_tau_steps_whatever_the_number_of_walkers(n_walkers):
+    """Why more walkers (or more ranks) cannot shorten an emcee run stopped by R-hat < 1.01:
+    for stationary chains of length L with integrated autocorrelation time tau, the split
+    chains' means vary by sigma^2 tau / (L / 2) and R-hat^2 ~ 1 + (tau - 1) / (L / 2) / 2, so
+    R-hat - 1 ~ (tau - 1) / L independently of the number of chains (only the noise of the
+    estimate shrinks with more chains). AR(1) chains, tau = 50, L = 5000: expected 0.0098;
+    the relative standard error of the between-chain variance is ~sqrt(2 / (2 walkers)) (one
+    degree of freedom per split chain), 12.5 % at 64 walkers and 6 % at 256: within 4 of
+    them, which at 256 walkers also rules out an R-hat - 1 that falls with the number of
+    chains (4x smaller than at 64)."""
+    from globalfit.samplers.emcee_adapter import split_rhat
+    tau, n_steps = 50.0, 5000
+    x = _ar1(tau, n_steps, n_walkers, 2, seed=n_walkers)
+    rhat = split_rhat(_Chain(x), np.full(2, tau), {"burn_factor": 0.0, "thin_factor": 0.0})
+    tolerance = 4.0 * np.sqrt(1.0 / n_walkers)
+    assert np.all(np.abs((rhat - 1.0) / ((tau - 1.0) / n_steps) - 1.0) < tolerance)

@@ -285,3 +285,21 @@ def test_mpi_map_gives_back_a_task_rank_0_reaches_first():
     assert sorted(reported) == list(range(40))
     assert ex.done == [list(range(10)), [10]]
     assert own[:20] == list(range(39, 19, -1)) and 14 in own and 10 not in own
+
+
+def test_chunked_function_adds_up_the_wall_time_of_its_calls():
+    """``wall_time_s`` is the sum of the calls' wall times, round trips of split calls
+    included: 10 whole calls of 1 ms + 20 us x 128 points on the stand-in clock are 35.6 ms;
+    on 2 processes with a 5 ms round trip the probing split calls add theirs."""
+    clock, calls = _Clock(), []
+    fn = ChunkedFunction(_costly(clock, 1e-3, 20e-6, calls), SerialPool(), clock=clock)
+    for _ in range(10):
+        fn(np.ones((128, 2)))
+    assert fn.wall_time_s == pytest.approx(10 * (1e-3 + 128 * 20e-6), rel=1e-12)
+    clock, calls = _Clock(), []
+    fn = ChunkedFunction(_costly(clock, 1e-3, 20e-6, calls), _TimedPool(clock, 5e-3),
+                         min_task_seconds=1e-3, clock=clock)
+    for _ in range(10):
+        fn(np.ones((128, 2)))
+    assert fn.wall_time_s == pytest.approx(clock.t, rel=1e-12)   # nothing but calls ran
+    assert calls.count(64) >= 2 * ChunkedFunction.PROBE_CALLS    # split calls were timed too

@@ -413,6 +413,9 @@ class ChunkedFunction:
                                       else min_task_seconds)
         self.counts: Counter = Counter()
         self.n_calls = 0
+        #: wall time (s) spent in calls, pool round trips included: what the sampler's own
+        #: work between calls is measured against (``wall_time_likelihood_s`` in its stats)
+        self.wall_time_s = 0.0
         self.seconds_per_point: float | None = None
         #: (batch size, blocks) -> the last wall times (s) of such calls
         self.wall_times: dict[tuple[int, int], list[float]] = {}
@@ -461,6 +464,7 @@ class ChunkedFunction:
         else:
             results = self.pool.map(self.fn, np.array_split(theta, n_blocks))
         elapsed = self.clock() - t0
+        self.wall_time_s += elapsed
         if n_blocks == 1:
             per_point = elapsed / max(n, 1)
             # running estimate, weighted towards recent calls (caches warm up)
