@@ -60,14 +60,20 @@ def test_estimator_is_emcees(tau, n_walkers, n_steps):
     np.testing.assert_allclose(integrated_time(x), ref, rtol=1e-11, atol=0)
 
 
-def test_estimator_on_a_backend_as_emcee_thins_it():
-    """chain_autocorr_time(backend, thin) is backend.get_autocorr_time(thin=thin, tol=0)."""
-    x = _ar1(40.0, 2400, 32, 3, seed=5)
+def _backend(x: np.ndarray) -> emcee.backends.Backend:
+    """emcee's in-memory backend holding the chain ``x`` (n_steps, n_walkers, n_dim)."""
     backend = emcee.backends.Backend()
-    backend.reset(32, 3)
+    backend.reset(x.shape[1], x.shape[2])
     backend.grow(len(x), None)
     backend.chain[:] = x
     backend.iteration = len(x)
+    return backend
+
+
+def test_estimator_on_a_backend_as_emcee_thins_it():
+    """chain_autocorr_time(backend, thin) is backend.get_autocorr_time(thin=thin, tol=0)."""
+    x = _ar1(40.0, 2400, 32, 3, seed=5)
+    backend = _backend(x)
     for thin in (1, 2, 4):
         np.testing.assert_allclose(chain_autocorr_time(backend, thin),
                                    backend.get_autocorr_time(thin=thin, tol=0), rtol=1e-11)
@@ -81,16 +87,6 @@ def test_estimator_against_the_closed_form():
     for tau in (4.0, 25.0):
         x = _ar1(tau, int(1000 * tau), 32, 2, seed=int(tau))
         assert np.all(np.abs(integrated_time(x) / tau - 1.0) < 0.10)
-
-
-class _Chain:
-    """The part of an emcee backend that ``split_rhat`` reads."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x, self.iteration = x, x.shape[0]
-
-    def get_chain(self, discard: int = 0, thin: int = 1) -> np.ndarray:
-        return self.x[discard::thin]
 
 
 @pytest.mark.parametrize("n_walkers", [64, 256])
@@ -107,6 +103,6 @@ def test_split_rhat_needs_about_100_tau_steps_whatever_the_number_of_walkers(n_w
     from globalfit.samplers.emcee_adapter import split_rhat
     tau, n_steps = 50.0, 5000
     x = _ar1(tau, n_steps, n_walkers, 2, seed=n_walkers)
-    rhat = split_rhat(_Chain(x), np.full(2, tau), {"burn_factor": 0.0, "thin_factor": 0.0})
+    rhat = split_rhat(_backend(x), np.full(2, tau), {"burn_factor": 0.0, "thin_factor": 0.0})
     tolerance = 4.0 * np.sqrt(1.0 / n_walkers)
     assert np.all(np.abs((rhat - 1.0) / ((tau - 1.0) / n_steps) - 1.0) < tolerance)
